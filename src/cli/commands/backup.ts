@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import { backup } from '../../core/backup.js';
+import type { BackupType } from '../../core/manifest.js';
+import { type CliContext, type CommonOptions, addDbOption, addDirOption, addJsonOption, backupDir, info, print, printJson, resolveTarget, typeOption } from '../context.js';
+import { formatBytes, formatDuration, tableSummary } from '../format.js';
+import { createProgress } from '../progress.js';
+import { withCancellation } from '../signals.js';
+
+interface BackupCliOptions extends CommonOptions {
+  type?: BackupType;
+  label?: string;
+  description?: string;
+}
+
+export function registerBackup(program: Command, ctx: CliContext): void {
+  const command = program
+    .command('backup')
+    .description('take a checksummed backup of the database (pg_dump custom format, or a consistent SQLite snapshot)')
+    .addOption(typeOption('kind of backup, decides its folder and retention').default('manual'))
+    .option('--label <text>', 'short label, added to the backup id')
+    .option('--description <text>', 'free text stored in the manifest');
+  addDbOption(command);
+  addDirOption(command);
+  addJsonOption(command);
+  command.addHelpText(
+    'after',
+    '\nThe backup is written to <dir>/<type>/<database>-<UTC timestamp>[-<label>].<ext> with a JSON manifest beside it.\n' +
+      'It only appears in `dbguard list` once it is complete.',
+  );
+  command.action(async (options: BackupCliOptions) => {
+    const target = resolveTarget(ctx, options.db);
+    const progress = createProgress(ctx.stderr, `Backing up ${target.display}`, !options.json);
+    const result = await withCancellation((signal) =>
+      backup({
+        target,
+        dir: backupDir(ctx, options),
+        type: options.type,
+        label: options.label,
+        description: options.description,
+        signal,
+        onProgress: (bytes) => progress.update(bytes),
+      }),
+    ).finally(() => progress.done());
+
+    if (result.cleanedUp.length > 0 && !options.json) {
+      info(ctx, `Removed ${result.cleanedUp.length} leftover file(s) of interrupted backups.`);
+    }
+    if (options.json) {
+      printJson(ctx, { ...result.manifest, file: result.file });
+      return;
+    }
+    const m = result.manifest;
+    print(
+      ctx,
+      [
+        `Backup ${m.id} (${m.type}) complete`,
+        `  file      ${result.file}`,
+        `  size      ${formatBytes(m.size)}, sha256 ${m.sha256}`,
+        `  content   ${tableSummary(m)}`,
+        `  took      ${formatDuration(m.durationMs)}`,
+        `  restore   dbguard restore ${m.id}`,
+      ].join('\n'),
+    );
+  });
+}

@@ -1,0 +1,48 @@
+import type { Command } from 'commander';
+import { showBackup } from '../../core/list.js';
+import type { BackupType } from '../../core/manifest.js';
+import { type CliContext, type CommonOptions, addDirOption, addJsonOption, backupDir, print, printJson, typeOption } from '../context.js';
+import { columns, formatBytes, formatDate, formatDuration, verificationStatus } from '../format.js';
+
+export function registerShow(program: Command, ctx: CliContext): void {
+  const command = program
+    .command('show')
+    .description('show one backup: its manifest and every table with its row count')
+    .argument('<id>', 'backup id, or "latest"')
+    .addOption(typeOption('with "latest": the newest backup of this type'));
+  addDirOption(command);
+  addJsonOption(command);
+  command.action(async (ref: string, options: CommonOptions & { type?: BackupType }) => {
+    const { manifest: m, file } = await showBackup({ dir: backupDir(ctx, options), ref, type: options.type });
+    if (options.json) {
+      printJson(ctx, { ...m, file });
+      return;
+    }
+    const fields: string[][] = [
+      ['id', m.id],
+      ['type', m.type],
+      ['label', m.label ?? '-'],
+      ['description', m.description ?? '-'],
+      ['created', formatDate(m.createdAt)],
+      ['database', `${m.database.name}${m.database.host ? ` on ${m.database.host}` : ''} (${m.engine} ${m.serverVersion})`],
+      ['format', `${m.format}${m.compression === 'none' ? '' : ` + ${m.compression}`}`],
+      ['file', file],
+      ['size', `${formatBytes(m.size)} (${m.size} bytes)`],
+      ['sha256', m.sha256],
+      ['took', formatDuration(m.durationMs)],
+      ['verified', verificationStatus(m)],
+      ['dbguard', m.dbguardVersion],
+    ];
+    const problems = m.verification?.problems ?? [];
+    const tables = Object.entries(m.tables).map(([name, rows]) => [name, String(rows)]);
+    print(
+      ctx,
+      [
+        columns(fields),
+        ...(problems.length > 0 ? ['', 'verification problems:', ...problems.map((p) => `  ${p}`)] : []),
+        '',
+        tables.length > 0 ? columns([['TABLE', 'ROWS'], ...tables]) : 'no tables',
+      ].join('\n'),
+    );
+  });
+}

@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import type { DatabaseTarget } from '../../config/database-url.js';
+import type { BackupType } from '../../core/manifest.js';
+import { verifyBackup } from '../../core/verify.js';
+import { DbguardError, UsageError } from '../../errors.js';
+import { type CliContext, type CommonOptions, addDbOption, addDirOption, addJsonOption, backupDir, print, printJson, resolveTarget, typeOption } from '../context.js';
+
+interface VerifyCliOptions extends CommonOptions {
+  all?: boolean;
+  restoreTest?: boolean;
+  type?: BackupType;
+}
+
+export function registerVerify(program: Command, ctx: CliContext): void {
+  const command = program
+    .command('verify')
+    .description('check a backup: checksum, readable by pg_restore/SQLite, row counts; records the result in its manifest')
+    .argument('[id]', 'backup id, or "latest"')
+    .option('--all', 'verify every backup')
+    .option('--restore-test', 'PostgreSQL: restore into a scratch database on the --db server and compare every row count')
+    .addOption(typeOption('only backups of this type'));
+  addDbOption(command);
+  addDirOption(command);
+  addJsonOption(command);
+  command.action(async (ref: string | undefined, options: VerifyCliOptions) => {
+    if (!ref && !options.all) throw new UsageError('Say which backup to verify: an id, `latest`, or --all.');
+    if (ref && options.all) throw new UsageError('Give either a backup id or --all, not both.');
+    const target: DatabaseTarget | undefined = options.restoreTest ? resolveTarget(ctx, options.db) : undefined;
+    const results = await verifyBackup({
+      dir: backupDir(ctx, options),
+      ref: options.all ? 'all' : ref!,
+      type: options.type,
+      restoreTest: options.restoreTest,
+      target,
+    });
+    const failed = results.filter((r) => !r.verification.ok);
+    if (options.json) {
+      printJson(ctx, options.all ? results : results[0]);
+    } else {
+      for (const { id, verification: v } of results) {
+        const checks = [`checksum ${v.checksum}`, `readable ${v.readable}`, `row counts ${v.rowCounts}`];
+        if (v.restoreTest) checks.push('restore test done');
+        print(ctx, `${v.ok ? 'OK    ' : 'FAILED'} ${id}: ${checks.join(', ')}`);
+        for (const problem of v.problems) print(ctx, `         ${problem}`);
+      }
+    }
+    if (failed.length > 0) {
+      throw new DbguardError(`${failed.length} of ${results.length} backup(s) failed verification: ${failed.map((r) => r.id).join(', ')}.`, {
+        hint: 'Do not rely on these backups; take a new one with `dbguard backup`.',
+      });
+    }
+  });
+}

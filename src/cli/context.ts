@@ -1,0 +1,67 @@
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import pc from 'picocolors';
+import { type DatabaseTarget, locateDatabaseUrl, parseDatabaseUrl } from '../config/database-url.js';
+import { type DbguardConfig, loadConfig } from '../config/config-file.js';
+import { DEFAULT_BACKUP_DIR } from '../core/backup.js';
+import { BACKUP_TYPES } from '../core/manifest.js';
+
+/** Everything a command needs from the outside world, passed in so tests need no mocks. */
+export interface CliContext {
+  cwd: string;
+  env: Record<string, string | undefined>;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Whether a human can answer a prompt. */
+  interactive: boolean;
+}
+
+export interface CommonOptions {
+  db?: string;
+  dir?: string;
+  json?: boolean;
+}
+
+export function addDbOption(command: Command): Command {
+  return command.option('--db <url>', 'database URL (default: $DATABASE_URL, then DATABASE_URL in ./.env)');
+}
+
+export function addDirOption(command: Command): Command {
+  return command.option('--dir <path>', `backups folder (default: ./${DEFAULT_BACKUP_DIR}, or backupDir in dbguard.config.json)`);
+}
+
+export function addJsonOption(command: Command): Command {
+  return command.option('--json', 'print machine-readable JSON on stdout and nothing else');
+}
+
+export function typeOption(description: string): Option {
+  return new Option('--type <type>', description).choices(BACKUP_TYPES);
+}
+
+export function config(ctx: CliContext): DbguardConfig {
+  return loadConfig(ctx.cwd).config;
+}
+
+export function backupDir(ctx: CliContext, options: CommonOptions): string {
+  return path.resolve(ctx.cwd, options.dir ?? config(ctx).backupDir ?? DEFAULT_BACKUP_DIR);
+}
+
+/** The configured database; says how a relative SQLite path was resolved (on stderr, so --json stays clean). */
+export function resolveTarget(ctx: CliContext, db: string | undefined): DatabaseTarget {
+  const { url } = locateDatabaseUrl({ db, env: ctx.env, cwd: ctx.cwd });
+  const target = parseDatabaseUrl(url, ctx.cwd);
+  if (target.engine === 'sqlite' && target.note) info(ctx, target.note);
+  return target;
+}
+
+export function info(ctx: CliContext, message: string): void {
+  ctx.stderr.write(`${ctx.stderr.isTTY ? pc.dim(message) : message}\n`);
+}
+
+export function printJson(ctx: CliContext, value: unknown): void {
+  ctx.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function print(ctx: CliContext, text: string): void {
+  ctx.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+
+export const BACKUP_TYPES = ['manual', 'automatic', 'migration', 'pre-restore', 'export'] as const;
+export type BackupType = (typeof BACKUP_TYPES)[number];
+
+export const MANIFEST_SCHEMA_VERSION = 1;
+
+const verificationSchema = z.object({
+  ok: z.boolean(),
+  checksum: z.enum(['ok', 'mismatch']),
+  readable: z.enum(['ok', 'failed', 'skipped']),
+  rowCounts: z.enum(['match', 'mismatch', 'skipped']),
+  restoreTest: z.boolean(),
+  problems: z.array(z.string()),
+});
+export type Verification = z.infer<typeof verificationSchema>;
+
+export const manifestSchema = z
+  .object({
+    schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION),
+    id: z.string().min(1),
+    type: z.enum(BACKUP_TYPES),
+    label: z.string().nullable(),
+    description: z.string().nullable(),
+    createdAt: z.iso.datetime(),
+    engine: z.enum(['postgres', 'sqlite']),
+    serverVersion: z.string(),
+    /** Name and host only: a manifest never holds credentials. */
+    database: z.object({ name: z.string(), host: z.string().nullable(), schema: z.string().nullable() }),
+    format: z.enum(['pg-custom', 'sqlite']),
+    compression: z.enum(['none', 'gzip', 'zstd']),
+    /** The data file's name, in the same folder as the manifest. */
+    fileName: z.string().min(1),
+    size: z.number().int().nonnegative(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    tables: z.record(z.string(), z.number().int().nonnegative()),
+    durationMs: z.number().nonnegative(),
+    dbguardVersion: z.string(),
+    verifiedAt: z.iso.datetime().optional(),
+    verification: verificationSchema.optional(),
+  })
+  .strict();
+
+export type BackupManifest = z.infer<typeof manifestSchema>;
+
+/** A manifest as stored, plus where its files are. */
+export interface StoredBackup {
+  manifest: BackupManifest;
+  /** Absolute path of the backup's data file. */
+  file: string;
+  manifestPath: string;
+}
+
+export function parseManifest(json: unknown): BackupManifest {
+  return manifestSchema.parse(json);
+}
+
+export function isBackupType(value: string): value is BackupType {
+  return (BACKUP_TYPES as readonly string[]).includes(value);
+}

@@ -1,0 +1,161 @@
+import path from 'node:path';
+import type { DatabaseTarget } from '../config/database-url.js';
+import { checkerFor, engineFor } from '../engines/index.js';
+import type { DatabaseEngine, RestoreSource, TableCounts } from '../engines/types.js';
+import { DbguardError, RefusedError, UsageError } from '../errors.js';
+import { digestFile } from '../pipeline/digest.js';
+import { LocalBackupStore } from '../storage/local-store.js';
+import { DEFAULT_BACKUP_DIR, backup } from './backup.js';
+import { findBackup } from './find-backup.js';
+import type { BackupManifest, BackupType } from './manifest.js';
+import { compareTableCounts, resolveTableNames } from './table-counts.js';
+
+/** What the user is asked to confirm. */
+export interface RestorePlan {
+  backup: BackupManifest;
+  /** Where the data goes, printable (no credentials). */
+  target: string;
+  /** The name the user types to confirm. */
+  databaseName: string;
+  targetExists: boolean;
+  /** The tables whose content is replaced (all the backup's tables unless --table). */
+  tables: string[];
+}
+
+export interface RestoreOptions {
+  /** An id or `latest`. */
+  ref: string;
+  type?: BackupType | undefined;
+  dir?: string | undefined;
+  /** The database to restore into (the configured one, or `--to`). */
+  target: DatabaseTarget;
+  tables?: string[] | undefined;
+  /** Asked once every check passed and before anything is touched; false refuses the restore. */
+  confirm: (plan: RestorePlan) => Promise<boolean>;
+  /** Tables that must exist after the restore. */
+  requiredTables?: string[] | undefined;
+  /** Called once the checks pass, with the safety backup's progress. */
+  onStep?: ((step: RestoreStep) => void) | undefined;
+  engine?: DatabaseEngine | undefined;
+}
+
+export type RestoreStep =
+  | { step: 'verified'; backup: BackupManifest }
+  | { step: 'safety-backup'; id: string }
+  | { step: 'restoring' }
+  | { step: 'checking' };
+
+export interface RestoreResult {
+  backup: BackupManifest;
+  target: string;
+  /** The pre-restore backup of what was replaced; absent when the target did not exist. */
+  safetyBackupId: string | null;
+  createdTarget: boolean;
+  tables: TableCounts;
+  durationMs: number;
+}
+
+/**
+ * Restores a backup: checksum and readability first, then confirmation, then a safety backup of the target,
+ * then an all-or-nothing restore, then integrity and row counts compared with the manifest.
+ */
+export async function restore(options: RestoreOptions): Promise<RestoreResult> {
+  const started = performance.now();
+  const store = new LocalBackupStore(path.resolve(options.dir ?? DEFAULT_BACKUP_DIR));
+  const stored = await findBackup(store, options.ref, { type: options.type });
+  const { manifest } = stored;
+  if (manifest.engine !== options.target.engine) {
+    throw new UsageError(`Backup ${manifest.id} is a ${manifest.engine} backup; the target ${options.target.display} is ${options.target.engine}.`);
+  }
+  const engine = options.engine ?? engineFor(options.target);
+
+  const tables = selectTables(manifest, options.tables);
+  const source: RestoreSource = { kind: 'file', path: stored.file };
+  await assertIntact(stored.file, manifest, source);
+  options.onStep?.({ step: 'verified', backup: manifest });
+
+  const targetExists = await engine.exists();
+  const plan: RestorePlan = {
+    backup: manifest,
+    target: options.target.display,
+    databaseName: engine.identity().name,
+    targetExists,
+    tables: tables ?? Object.keys(manifest.tables),
+  };
+  if (!(await options.confirm(plan))) throw new RefusedError('Restore cancelled; nothing was changed.');
+
+  let safetyBackupId: string | null = null;
+  if (targetExists) {
+    const safety = await backup({
+      target: options.target,
+      engine,
+      dir: store.root,
+      type: 'pre-restore',
+      label: 'before-restore',
+      description: `Taken automatically before restoring ${manifest.id}`,
+    });
+    safetyBackupId = safety.manifest.id;
+    options.onStep?.({ step: 'safety-backup', id: safetyBackupId });
+  }
+  const createdTarget = await engine.ensureExists();
+
+  options.onStep?.({ step: 'restoring' });
+  try {
+    await engine.restore(source, { tables });
+  } catch (error) {
+    throw new DbguardError(`Restore failed; the database was left as it was. ${(error as Error).message}`, {
+      hint: safetyBackupId ? `A safety backup of the database is in ${safetyBackupId}.` : undefined,
+      cause: error,
+    });
+  }
+
+  options.onStep?.({ step: 'checking' });
+  const after = await engine.countRows();
+  const problems = [
+    ...(await engine.integrityProblems()).map((p) => `integrity check: ${p}`),
+    ...compareTableCounts(manifest.tables, after, tables),
+    ...(options.requiredTables ?? []).filter((t) => resolveTableNames([t], Object.keys(after)).resolved.length === 0).map((t) => `required table ${t} is missing`),
+  ];
+  if (problems.length > 0) {
+    throw new DbguardError(`The restore finished but the result does not match backup ${manifest.id}:\n  ${problems.join('\n  ')}`, {
+      hint: safetyBackupId ? `To go back to the state before this restore: dbguard restore ${safetyBackupId} --type pre-restore` : undefined,
+    });
+  }
+  const restored = Object.fromEntries((tables ?? Object.keys(manifest.tables)).map((t) => [t, after[t] ?? 0]));
+  return {
+    backup: manifest,
+    target: options.target.display,
+    safetyBackupId,
+    createdTarget,
+    tables: restored,
+    durationMs: Math.round(performance.now() - started),
+  };
+}
+
+function selectTables(manifest: BackupManifest, requested: string[] | undefined): string[] | undefined {
+  if (!requested || requested.length === 0) return undefined;
+  const { resolved, unknown } = resolveTableNames(requested, Object.keys(manifest.tables));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `Backup ${manifest.id} has no table ${unknown.map((t) => `"${t}"`).join(', ')}.`,
+      `Its tables: ${Object.keys(manifest.tables).join(', ') || '(none)'}.`,
+    );
+  }
+  return resolved;
+}
+
+/** The stored bytes must be the ones written, and readable by the database's own tools. */
+async function assertIntact(file: string, manifest: BackupManifest, source: RestoreSource): Promise<void> {
+  const actual = await digestFile(file);
+  if (actual.sha256 !== manifest.sha256 || actual.size !== manifest.size) {
+    throw new RefusedError(
+      `Backup ${manifest.id} is corrupted: its checksum does not match the manifest. Nothing was changed.`,
+      'Pick another backup (`dbguard list`), or run `dbguard verify --all` to check the others.',
+    );
+  }
+  try {
+    await checkerFor(manifest.format)(source);
+  } catch (error) {
+    throw new RefusedError(`Backup ${manifest.id} cannot be read: ${(error as Error).message}. Nothing was changed.`);
+  }
+}

@@ -1,0 +1,13 @@
+import type { DatabaseTarget } from '../config/database-url.js';
+import type { BackupManifest } from '../core/manifest.js';
+import { PostgresEngine, checkPgArchive } from './postgres.js';
+import { SqliteEngine, checkSqliteSnapshot } from './sqlite.js';
+import type { BackupChecker, DatabaseEngine } from './types.js';
+
+export function engineFor(target: DatabaseTarget): DatabaseEngine {
+  return target.engine === 'postgres' ? new PostgresEngine(target.connection, target.schema) : new SqliteEngine(target.path);
+}
+
+export function checkerFor(format: BackupManifest['format']): BackupChecker {
+  return format === 'pg-custom' ? checkPgArchive : checkSqliteSnapshot;
+}

@@ -1,0 +1,166 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import type { PostgresConnection } from '../config/database-url.js';
+import { DbguardError } from '../errors.js';
+
+export type PgTool = 'pg_dump' | 'pg_restore' | 'psql';
+
+const INSTALL_HINT =
+  'Install the PostgreSQL client tools (Debian/Ubuntu: apt-get install postgresql-client; macOS: brew install libpq), ' +
+  'or point DBGUARD_PG_BINDIR at the folder that holds pg_dump.';
+
+/** The tool's path: `$DBGUARD_PG_BINDIR/<tool>` when set, else found on PATH. */
+export function pgToolPath(tool: PgTool, env: NodeJS.ProcessEnv = process.env): string {
+  return env.DBGUARD_PG_BINDIR ? path.join(env.DBGUARD_PG_BINDIR, tool) : tool;
+}
+
+/** Major and full version of a client tool, e.g. `{ major: 15, full: '15.18' }`. */
+export async function pgToolVersion(tool: PgTool): Promise<{ major: number; full: string }> {
+  const { stdout } = await runPgTool(tool, ['--version'], { env: process.env });
+  const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(stdout);
+  if (!match) throw new DbguardError(`Could not read the version of ${tool} from "${stdout.trim()}".`);
+  return { major: Number(match[1]), full: match[2] === undefined ? match[1]! : `${match[1]}.${match[2]}` };
+}
+
+/**
+ * A private passfile for one connection: the password reaches pg_dump/pg_restore/psql through a 0600 file,
+ * never through their arguments. Call `remove()` when done.
+ */
+export async function createPgEnv(connection: PostgresConnection): Promise<{ env: NodeJS.ProcessEnv; remove(): Promise<void> }> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PGHOST: connection.host,
+    PGPORT: String(connection.port),
+    PGDATABASE: connection.database,
+    PGAPPNAME: 'dbguard',
+    PGCONNECT_TIMEOUT: '10',
+  };
+  if (connection.user) env.PGUSER = connection.user;
+  if (connection.sslmode) env.PGSSLMODE = connection.sslmode;
+  if (connection.password === undefined) return { env, remove: async () => {} };
+
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dbguard-pg-'));
+  const passfile = path.join(dir, 'pgpass');
+  const escape = (value: string) => value.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
+  await fs.writeFile(passfile, `*:*:*:*:${escape(connection.password)}\n`, { mode: 0o600 });
+  delete env.PGPASSWORD; // it would take precedence over the passfile
+  env.PGPASSFILE = passfile;
+  return { env, remove: () => fs.rm(dir, { recursive: true, force: true }) };
+}
+
+/** A conninfo naming only the database (no secret): pg_restore and psql need one in their arguments. */
+export function dbnameConninfo(database: string): string {
+  return `dbname='${database.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+export function spawnPgTool(tool: PgTool, args: string[], env: NodeJS.ProcessEnv, stdin: 'pipe' | 'ignore' = 'ignore'): ChildProcess {
+  return spawn(pgToolPath(tool, env), args, { env, stdio: [stdin, 'pipe', 'pipe'] });
+}
+
+/** Waits for a child started by `spawnPgTool`; rejects with its stderr when it fails. */
+export function waitForPgTool(tool: PgTool, child: ChildProcess): Promise<{ stderr: string }> {
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    if (stderr.length < 64 * 1024) stderr += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === 'ENOENT'
+          ? new DbguardError(`${tool} was not found.`, { hint: INSTALL_HINT })
+          : new DbguardError(`Could not start ${tool}: ${error.message}`),
+      );
+    });
+    child.once('close', (code, signal) => {
+      if (code === 0) resolve({ stderr });
+      else reject(pgToolFailure(tool, stderr, code, signal));
+    });
+  });
+}
+
+/** Runs a tool to completion and returns its output. */
+export async function runPgTool(tool: PgTool, args: string[], { env }: { env: NodeJS.ProcessEnv }): Promise<{ stdout: string; stderr: string }> {
+  const child = spawnPgTool(tool, args, env);
+  let stdout = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  const result = await waitForPgTool(tool, child);
+  return { stdout, stderr: result.stderr };
+}
+
+function pgToolFailure(tool: PgTool, stderr: string, code: number | null, signal: NodeJS.Signals | null): DbguardError {
+  const lines = stderr
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+  const mismatch = /server version: ([\d.]+)[^;]*; \S+ version: ([\d.]+)/.exec(stderr);
+  if (mismatch) {
+    return new DbguardError(`${tool} ${mismatch[2]} is older than the PostgreSQL server (${mismatch[1]}) and refuses to work with it.`, {
+      hint: `Install the client tools of PostgreSQL ${mismatch[1]!.split('.')[0]} or newer and put them first on PATH (or set DBGUARD_PG_BINDIR).`,
+    });
+  }
+  const errorLines = lines.filter((line) => /error|fatal/i.test(line));
+  const detail = (errorLines.length > 0 ? errorLines : lines).slice(0, 5).join('\n  ');
+  const how = signal ? `was stopped by ${signal}` : `exited with code ${code}`;
+  return new DbguardError(`${tool} ${how}${detail ? `:\n  ${detail}` : '.'}`);
+}
+
+export function pgClientConfig(connection: PostgresConnection, database = connection.database): pg.ClientConfig {
+  const ssl =
+    connection.sslmode === undefined || connection.sslmode === 'disable'
+      ? undefined
+      : connection.sslmode === 'verify-ca' || connection.sslmode === 'verify-full'
+        ? true
+        : { rejectUnauthorized: false };
+  return {
+    host: connection.host,
+    port: connection.port,
+    user: connection.user,
+    password: connection.password,
+    database,
+    ssl,
+    application_name: 'dbguard',
+    connectionTimeoutMillis: 10_000,
+  };
+}
+
+/** Connects with a clear, credential-free error for every usual failure. */
+export async function connectPg(connection: PostgresConnection, database = connection.database): Promise<pg.Client> {
+  const client = new pg.Client(pgClientConfig(connection, database));
+  client.on('error', () => {}); // a dropped connection surfaces on the next query
+  try {
+    await client.connect();
+    return client;
+  } catch (error) {
+    await client.end().catch(() => {});
+    throw describeConnectError(error, connection, database);
+  }
+}
+
+export function describeConnectError(error: unknown, connection: PostgresConnection, database: string): DbguardError {
+  const where = `${connection.host}:${connection.port}`;
+  const err = error as { code?: string; message?: string };
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return new DbguardError(`Cannot connect to PostgreSQL at ${where}: connection refused.`, {
+        hint: 'Is the server running and listening on that host and port?',
+      });
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new DbguardError(`Cannot connect to PostgreSQL: host "${connection.host}" not found.`, { hint: 'Check the host in the database URL.' });
+    case '28P01':
+    case '28000':
+      return new DbguardError(`PostgreSQL at ${where} rejected user "${connection.user ?? '(default)'}": ${err.message ?? 'authentication failed'}.`, {
+        hint: 'Check the user name and password in the database URL.',
+      });
+    case '3D000':
+      return new DbguardError(`Database "${database}" does not exist on ${where}.`, { hint: 'Check the database name in the URL.' });
+    default:
+      if (/timeout/i.test(err.message ?? '')) {
+        return new DbguardError(`Timed out connecting to PostgreSQL at ${where}.`, { hint: 'Check the host, port and firewall.' });
+      }
+      return new DbguardError(`Cannot connect to PostgreSQL at ${where}: ${err.message ?? String(error)}`);
+  }
+}

@@ -1,0 +1,268 @@
+import { randomBytes } from 'node:crypto';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import type { PostgresConnection } from '../config/database-url.js';
+import { DbguardError, UsageError } from '../errors.js';
+import {
+  connectPg,
+  createPgEnv,
+  dbnameConninfo,
+  describeConnectError,
+  pgToolVersion,
+  spawnPgTool,
+  waitForPgTool,
+} from './pg-tools.js';
+import type { DatabaseEngine, Dump, DumpOptions, RestoreOptions, RestoreSource, TableCounts } from './types.js';
+
+const USER_TABLES_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p')
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+  ORDER BY 1, 2`;
+
+/** Row counts of every user table, keyed `schema.table`, within the client's current transaction. */
+async function countUserTables(client: pg.Client): Promise<TableCounts> {
+  const { rows } = await client.query<{ schema: string; name: string }>(USER_TABLES_SQL);
+  const counts: TableCounts = {};
+  for (const { schema, name } of rows) {
+    const result = await client.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ${client.escapeIdentifier(schema)}.${client.escapeIdentifier(name)}`,
+    );
+    counts[`${schema}.${name}`] = Number(result.rows[0]!.n);
+  }
+  return counts;
+}
+
+export class PostgresEngine implements DatabaseEngine {
+  readonly kind = 'postgres' as const;
+  readonly format = 'pg-custom' as const;
+  readonly extension = '.dump';
+
+  constructor(
+    readonly connection: PostgresConnection,
+    private readonly schema: string | undefined = undefined,
+  ) {}
+
+  identity() {
+    return { name: this.connection.database, host: `${this.connection.host}:${this.connection.port}`, schema: this.schema ?? null };
+  }
+
+  async probe(): Promise<{ serverVersion: string }> {
+    const client = await connectPg(this.connection);
+    try {
+      const { rows } = await client.query<{ server_version: string }>('SHOW server_version');
+      return { serverVersion: rows[0]!.server_version.split(' ')[0]! };
+    } finally {
+      await client.end();
+    }
+  }
+
+  async dump({ signal }: DumpOptions): Promise<Dump> {
+    const client = await connectPg(this.connection);
+    let pgEnv: Awaited<ReturnType<typeof createPgEnv>> | undefined;
+    try {
+      await this.assertDumpCanRead(client);
+      // One exported snapshot: pg_dump and our row counts see exactly the same data.
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const snapshot = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
+      pgEnv = await createPgEnv(this.connection);
+      const child = spawnPgTool('pg_dump', ['--format=custom', `--snapshot=${snapshot}`, '--no-password'], pgEnv.env);
+      const cancel = () => child.kill('SIGTERM');
+      signal?.addEventListener('abort', cancel, { once: true });
+      const env = pgEnv;
+      const completed = Promise.all([waitForPgTool('pg_dump', child), countUserTables(client)])
+        .then(([, tables]) => ({ tables }))
+        .finally(async () => {
+          signal?.removeEventListener('abort', cancel);
+          await client.query('COMMIT').catch(() => {});
+          await client.end().catch(() => {});
+          await env.remove();
+        });
+      return { kind: 'stream', stream: child.stdout!, completed, cancel };
+    } catch (error) {
+      await client.end().catch(() => {});
+      await pgEnv?.remove();
+      throw error;
+    }
+  }
+
+  /** pg_dump refuses servers newer than itself: say so before starting, with both versions. */
+  private async assertDumpCanRead(client: pg.Client): Promise<void> {
+    const tool = await pgToolVersion('pg_dump');
+    const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+    const serverMajor = Math.floor(Number(rows[0]!.v) / 10000);
+    if (tool.major < serverMajor) {
+      throw new DbguardError(`pg_dump ${tool.full} is older than the PostgreSQL ${serverMajor} server and cannot dump it.`, {
+        hint: `Install the PostgreSQL ${serverMajor} client tools (or newer) and put them first on PATH, or set DBGUARD_PG_BINDIR.`,
+      });
+    }
+  }
+
+  async restore(source: RestoreSource, { tables }: RestoreOptions): Promise<void> {
+    const pgEnv = await createPgEnv(this.connection);
+    try {
+      if (tables && tables.length > 0) await this.restoreTables(source, tables, pgEnv.env);
+      else await this.restoreAll(source, pgEnv.env);
+    } finally {
+      await pgEnv.remove();
+    }
+  }
+
+  /** Everything in the dump, in one transaction: a failure leaves the database as it was. */
+  private async restoreAll(source: RestoreSource, env: NodeJS.ProcessEnv): Promise<void> {
+    const args = [
+      '--clean',
+      '--if-exists',
+      '--single-transaction',
+      '--exit-on-error',
+      '--no-owner',
+      '--no-password',
+      `--dbname=${dbnameConninfo(this.connection.database)}`,
+    ];
+    if (source.kind === 'file') args.push(source.path);
+    const child = spawnPgTool('pg_restore', args, env, source.kind === 'stream' ? 'pipe' : 'ignore');
+    await runFedByStream(child.stdin, source, waitForPgTool('pg_restore', child), child);
+  }
+
+  /**
+   * Only the named tables' rows: pg_restore writes their data as SQL, psql runs it after a TRUNCATE,
+   * all in one transaction. The tables' definitions, indexes and other tables are left as they are.
+   */
+  private async restoreTables(source: RestoreSource, tables: string[], env: NodeJS.ProcessEnv): Promise<void> {
+    const selectors = tables.map(splitQualifiedName);
+    const schemas = new Set(selectors.map((s) => s.schema).filter(Boolean));
+    if (schemas.size > 1) throw new UsageError('--table names tables in several schemas; restore one schema at a time.');
+    const args = ['--data-only', '--file=-'];
+    const [schema] = schemas;
+    if (schema) args.push(`--schema=${schema}`);
+    for (const { name } of selectors) args.push(`--table=${name}`);
+    if (source.kind === 'file') args.push(source.path);
+    const restore = spawnPgTool('pg_restore', args, env, source.kind === 'stream' ? 'pipe' : 'ignore');
+    const psql = spawnPgTool(
+      'psql',
+      ['--no-psqlrc', '--quiet', '--single-transaction', '--set=ON_ERROR_STOP=1', '--no-password', `--dbname=${dbnameConninfo(this.connection.database)}`],
+      env,
+      'pipe',
+    );
+    const quoted = selectors.map(({ schema: s, name }) => (s ? `${quoteIdent(s)}.${quoteIdent(name)}` : quoteIdent(name)));
+    psql.stdin!.write(`TRUNCATE ${quoted.join(', ')};\n`);
+    const psqlDone = waitForPgTool('psql', psql);
+    const restoreDone = waitForPgTool('pg_restore', restore);
+    await Promise.all([
+      runFedByStream(restore.stdin, source, restoreDone, restore),
+      pipeline(restore.stdout!, psql.stdin!),
+      psqlDone,
+    ]);
+  }
+
+  async countRows(): Promise<TableCounts> {
+    const client = await connectPg(this.connection);
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      return await countUserTables(client);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  async exists(): Promise<boolean> {
+    try {
+      const client = await connectPg(this.connection);
+      await client.end();
+      return true;
+    } catch (error) {
+      if (error instanceof DbguardError && error.message.includes('does not exist')) return false;
+      throw error;
+    }
+  }
+
+  async ensureExists(): Promise<boolean> {
+    if (await this.exists()) return false;
+    await this.withMaintenanceClient((client) => client.query(`CREATE DATABASE ${client.escapeIdentifier(this.connection.database)}`));
+    return true;
+  }
+
+  async integrityProblems(): Promise<string[]> {
+    return [];
+  }
+
+  async createScratch(): Promise<{ engine: DatabaseEngine; drop(): Promise<void> }> {
+    const name = `dbguard_scratch_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+    await this.withMaintenanceClient((client) => client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`));
+    const engine = new PostgresEngine({ ...this.connection, database: name });
+    return {
+      engine,
+      drop: () => this.withMaintenanceClient((client) => client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`)).then(() => {}),
+    };
+  }
+
+  /** Runs `fn` on a connection to a database other than the target (for CREATE/DROP DATABASE). */
+  private async withMaintenanceClient<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    let client: pg.Client | undefined;
+    let lastError: unknown;
+    for (const database of ['postgres', 'template1']) {
+      try {
+        client = await connectPg(this.connection, database);
+        break;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    if (!client) throw lastError instanceof DbguardError ? lastError : describeConnectError(lastError, this.connection, 'postgres');
+    try {
+      return await fn(client);
+    } catch (error) {
+      throw new DbguardError(`PostgreSQL refused: ${(error as Error).message}`, {
+        hint: 'The database user needs the CREATEDB privilege to create or drop databases.',
+      });
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+}
+
+/** Feeds a stream source into a child's stdin (if any) and waits for the child. */
+async function runFedByStream(
+  stdin: Writable | null,
+  source: RestoreSource,
+  done: Promise<unknown>,
+  child: { kill(signal?: NodeJS.Signals): boolean },
+): Promise<void> {
+  if (source.kind === 'file' || !stdin) {
+    await done;
+    return;
+  }
+  const input: Readable = source.open();
+  const feeding = pipeline(input, stdin).catch((error: NodeJS.ErrnoException) => {
+    // The tool closing its input early (EPIPE) is reported by its own exit status.
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_PREMATURE_CLOSE') {
+      child.kill('SIGTERM');
+      throw error;
+    }
+  });
+  await Promise.all([feeding, done]);
+}
+
+function splitQualifiedName(table: string): { schema: string | undefined; name: string } {
+  const dot = table.indexOf('.');
+  return dot === -1 ? { schema: undefined, name: table } : { schema: table.slice(0, dot), name: table.slice(dot + 1) };
+}
+
+function quoteIdent(identifier: string): string {
+  return `"${identifier.replace(/"/g, '""')}"`;
+}
+
+/** `pg_restore --list`: the archive's table of contents must be readable to the end. */
+export async function checkPgArchive(source: RestoreSource): Promise<{ tables: TableCounts | undefined }> {
+  const args = ['--list'];
+  if (source.kind === 'file') args.push(source.path);
+  const child = spawnPgTool('pg_restore', args, process.env, source.kind === 'stream' ? 'pipe' : 'ignore');
+  child.stdout!.resume();
+  await runFedByStream(child.stdin, source, waitForPgTool('pg_restore', child), child);
+  return { tables: undefined };
+}

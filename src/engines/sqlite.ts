@@ -1,0 +1,202 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createWriteStream } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { DbguardError } from '../errors.js';
+import { countSqliteRows } from './sqlite-counts.js';
+import type { DatabaseEngine, Dump, DumpOptions, RestoreOptions, RestoreSource, TableCounts } from './types.js';
+
+const BUSY_TIMEOUT_MS = 30_000;
+
+export class SqliteEngine implements DatabaseEngine {
+  readonly kind = 'sqlite' as const;
+  readonly format = 'sqlite' as const;
+  readonly extension = '.sqlite';
+
+  constructor(readonly file: string) {}
+
+  identity() {
+    return { name: path.basename(this.file), host: null, schema: null };
+  }
+
+  async probe(): Promise<{ serverVersion: string }> {
+    await this.assertFileExists();
+    const db = this.open({ readonly: true });
+    try {
+      db.prepare('SELECT count(*) FROM sqlite_schema').get(); // fails on a file that is not a database
+      return { serverVersion: String(db.prepare('SELECT sqlite_version()').pluck().get()) };
+    } catch (error) {
+      throw new DbguardError(`${this.file} is not a readable SQLite database: ${(error as Error).message}`);
+    } finally {
+      db.close();
+    }
+  }
+
+  async dump({ scratchPath, signal, onProgress }: DumpOptions): Promise<Dump> {
+    await this.assertFileExists();
+    const worker = new Worker(new URL('./sqlite-snapshot-worker.js', import.meta.url), {
+      workerData: { source: this.file, destination: scratchPath, busyTimeoutMs: BUSY_TIMEOUT_MS },
+    });
+    const poll = onProgress
+      ? setInterval(() => {
+          fs.stat(scratchPath).then((s) => onProgress(s.size), () => {});
+        }, 250)
+      : undefined;
+    try {
+      const tables = await new Promise<TableCounts>((resolve, reject) => {
+        const abort = () => reject(new DbguardError('Backup cancelled.'));
+        signal?.addEventListener('abort', abort, { once: true });
+        worker.once('message', (message: { ok: boolean; tables?: TableCounts; message?: string; code?: string }) => {
+          signal?.removeEventListener('abort', abort);
+          if (message.ok) resolve(message.tables!);
+          else reject(describeSqliteError(message, this.file));
+        });
+        worker.once('error', reject);
+      });
+      return { kind: 'file', path: scratchPath, tables };
+    } finally {
+      if (poll) clearInterval(poll);
+      // VACUUM INTO cannot be interrupted from here; an abandoned worker ends with the process.
+      void worker.terminate();
+    }
+  }
+
+  /**
+   * Writes the snapshot into the live file through SQLite's backup API: the destination is locked and
+   * rewritten in one transaction, so a crash leaves it as it was, and SQLite manages its -wal/-shm.
+   */
+  async restore(source: RestoreSource, options: RestoreOptions): Promise<void> {
+    if (options.tables && options.tables.length > 0) {
+      throw new DbguardError('--table is supported for PostgreSQL only; a SQLite restore replaces the whole file.');
+    }
+    await withLocalFile(source, async (snapshotPath) => {
+      const snapshot = new Database(snapshotPath, { readonly: true, fileMustExist: true });
+      try {
+        await snapshot.backup(this.file, { progress: () => 4096 });
+      } catch (error) {
+        throw new DbguardError(`Restoring into ${this.file} failed, the file is unchanged: ${(error as Error).message}`, {
+          hint: 'Is another process holding a write lock on the database? Stop it and retry.',
+        });
+      } finally {
+        snapshot.close();
+      }
+    });
+    const db = this.open({});
+    try {
+      if (db.pragma('journal_mode', { simple: true }) === 'wal') db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      db.close();
+    }
+  }
+
+  async countRows(): Promise<TableCounts> {
+    const db = this.open({ readonly: true });
+    try {
+      return countSqliteRows(db);
+    } finally {
+      db.close();
+    }
+  }
+
+  async integrityProblems(): Promise<string[]> {
+    const db = this.open({ readonly: true });
+    try {
+      return integrityProblems(db);
+    } finally {
+      db.close();
+    }
+  }
+
+  async exists(): Promise<boolean> {
+    return fs.access(this.file).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  async ensureExists(): Promise<boolean> {
+    if (await this.exists()) return false;
+    await fs.mkdir(path.dirname(this.file), { recursive: true });
+    new Database(this.file).close();
+    return true;
+  }
+
+  async createScratch(): Promise<{ engine: DatabaseEngine; drop(): Promise<void> }> {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dbguard-scratch-'));
+    return {
+      engine: new SqliteEngine(path.join(dir, 'scratch.sqlite')),
+      drop: () => fs.rm(dir, { recursive: true, force: true }),
+    };
+  }
+
+  private open(options: { readonly?: boolean }): Database.Database {
+    return new Database(this.file, { ...options, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+  }
+
+  private async assertFileExists(): Promise<void> {
+    try {
+      const stat = await fs.stat(this.file);
+      if (!stat.isFile()) throw new DbguardError(`${this.file} is not a file.`);
+    } catch (error) {
+      if (error instanceof DbguardError) throw error;
+      throw new DbguardError(`SQLite database ${this.file} does not exist.`, {
+        hint: 'Check DATABASE_URL (Prisma resolves file: paths relative to prisma/schema.prisma).',
+      });
+    }
+  }
+}
+
+function integrityProblems(db: Database.Database): string[] {
+  const rows = db.pragma('integrity_check', { simple: false }) as Array<{ integrity_check: string }>;
+  return rows.map((row) => row.integrity_check).filter((line) => line !== 'ok');
+}
+
+function describeSqliteError(message: { message?: string; code?: string }, file: string): DbguardError {
+  if (message.code === 'SQLITE_BUSY') {
+    return new DbguardError(`${file} stayed locked for ${BUSY_TIMEOUT_MS / 1000} s; the snapshot could not start.`, {
+      hint: 'Another process holds an exclusive lock. Retry when it is done.',
+    });
+  }
+  if (message.code === 'SQLITE_FULL' || /disk is full|ENOSPC/i.test(message.message ?? '')) {
+    return new DbguardError('The disk is full: the SQLite snapshot could not be written.', { hint: 'Free some space and retry.' });
+  }
+  return new DbguardError(`SQLite snapshot of ${file} failed: ${message.message}`);
+}
+
+/** Gives `fn` a path to the backup's plain bytes, decoding a stream to a private temporary file first. */
+async function withLocalFile<T>(source: RestoreSource, fn: (file: string) => Promise<T>): Promise<T> {
+  if (source.kind === 'file') return fn(source.path);
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dbguard-restore-'));
+  try {
+    const file = path.join(dir, 'snapshot.sqlite');
+    await pipeline(source.open(), createWriteStream(file, { mode: 0o600 }));
+    return await fn(file);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Opens the snapshot read-only: PRAGMA integrity_check, then its row counts. */
+export async function checkSqliteSnapshot(source: RestoreSource): Promise<{ tables: TableCounts | undefined }> {
+  return withLocalFile(source, async (file) => {
+    let db: Database.Database;
+    try {
+      db = new Database(file, { readonly: true, fileMustExist: true });
+    } catch (error) {
+      throw new DbguardError(`The backup is not a readable SQLite file: ${(error as Error).message}`);
+    }
+    try {
+      const problems = integrityProblems(db);
+      if (problems.length > 0) throw new DbguardError(`The backup fails PRAGMA integrity_check: ${problems.slice(0, 5).join('; ')}`);
+      return { tables: countSqliteRows(db) };
+    } catch (error) {
+      if (error instanceof DbguardError) throw error;
+      throw new DbguardError(`The backup is not a readable SQLite database: ${(error as Error).message}`);
+    } finally {
+      db.close();
+    }
+  });
+}

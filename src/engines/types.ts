@@ -1,0 +1,65 @@
+import type { Readable } from 'node:stream';
+
+export type TableCounts = Record<string, number>;
+
+/** A dump in progress: bytes to consume, and counts taken in the same snapshot. */
+export type Dump =
+  | {
+      kind: 'stream';
+      stream: Readable;
+      /** Resolves once the dump tool exited successfully (after `stream` ended). */
+      completed: Promise<{ tables: TableCounts }>;
+      cancel(): void;
+    }
+  | {
+      /** The whole snapshot was written to the scratch file the caller gave. */
+      kind: 'file';
+      path: string;
+      tables: TableCounts;
+    };
+
+export interface DumpOptions {
+  /** A path the engine may write an intermediate snapshot to (same folder as the backup). */
+  scratchPath: string;
+  signal?: AbortSignal | undefined;
+  /** Bytes written so far, for engines that write a file. */
+  onProgress?: ((bytes: number) => void) | undefined;
+}
+
+export interface RestoreOptions {
+  /** Restore only these tables (their data replaced); all when undefined. */
+  tables?: string[] | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** Backup bytes to restore from: a plain file on disk, or a stream when they must be decoded first. */
+export type RestoreSource = { kind: 'file'; path: string } | { kind: 'stream'; open(): Readable };
+
+export interface DatabaseEngine {
+  readonly kind: 'postgres' | 'sqlite';
+  readonly format: 'pg-custom' | 'sqlite';
+  /** File extension of the engine's backup format, before compression/encryption suffixes. */
+  readonly extension: string;
+  /** Name and host, never credentials. */
+  identity(): { name: string; host: string | null; schema: string | null };
+  /** Connects (or opens) and returns the server version; fails clearly when unreachable. */
+  probe(): Promise<{ serverVersion: string }>;
+  /** Whether the target database exists (a restore into a missing one needs no safety backup). */
+  exists(): Promise<boolean>;
+  dump(options: DumpOptions): Promise<Dump>;
+  /** Replaces the target's content with the backup, all or nothing. */
+  restore(source: RestoreSource, options: RestoreOptions): Promise<void>;
+  countRows(): Promise<TableCounts>;
+  /** Creates the target database when it does not exist; true when it was created. */
+  ensureExists(): Promise<boolean>;
+  /** Problems found by the database's own integrity check after a restore (none for PostgreSQL). */
+  integrityProblems(): Promise<string[]>;
+  /** An empty throwaway database of the same kind, for restore tests; `drop` removes it. */
+  createScratch(): Promise<{ engine: DatabaseEngine; drop(): Promise<void> }>;
+}
+
+/**
+ * Reads a backup with the database's own tools (pg_restore --list, PRAGMA integrity_check) without any target.
+ * Returns the backup's row counts when reading them is cheap (SQLite).
+ */
+export type BackupChecker = (source: RestoreSource) => Promise<{ tables: TableCounts | undefined }>;

@@ -1,0 +1,23 @@
+/**
+ * dbguard as a library: the same operations the CLI runs.
+ *
+ *   import { backup, resolveDatabase } from 'dbguard';
+ *   await backup({ target: resolveDatabase(), type: 'automatic', label: 'startup' });
+ */
+import { type DatabaseTarget, locateDatabaseUrl, parseDatabaseUrl } from './config/database-url.js';
+
+export { backup, DEFAULT_BACKUP_DIR, type BackupOptions, type BackupResult } from './core/backup.js';
+export { listBackups, showBackup, type ListOptions } from './core/list.js';
+export { verifyBackup, type VerifyOptions, type VerifyResult } from './core/verify.js';
+export { restore, type RestoreOptions, type RestorePlan, type RestoreResult, type RestoreStep } from './core/restore.js';
+export { BACKUP_TYPES, type BackupManifest, type BackupType, type StoredBackup, type Verification } from './core/manifest.js';
+export { DbguardError, UsageError, RefusedError, ExitCode } from './errors.js';
+export { parseDatabaseUrl, locateDatabaseUrl, redactUrl, type DatabaseTarget } from './config/database-url.js';
+export { DBGUARD_VERSION } from './version.js';
+
+/** The database from `db`, else `DATABASE_URL` in the environment, else in `./.env`. */
+export function resolveDatabase(options: { db?: string; cwd?: string; env?: Record<string, string | undefined> } = {}): DatabaseTarget {
+  const cwd = options.cwd ?? process.cwd();
+  const { url } = locateDatabaseUrl({ db: options.db, env: options.env ?? process.env, cwd });
+  return parseDatabaseUrl(url, cwd);
+}
