@@ -3,7 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import type { PostgresConnection } from '../config/database-url.js';
-import { DbguardError, UsageError } from '../errors.js';
+import { DbguardError } from '../errors.js';
 import {
   connectPg,
   createPgEnv,
@@ -130,34 +130,31 @@ export class PostgresEngine implements DatabaseEngine {
   }
 
   /**
-   * Only the named tables' rows: pg_restore writes their data as SQL, psql runs it after a TRUNCATE,
-   * all in one transaction. The tables' definitions, indexes and other tables are left as they are.
+   * Only the named tables' rows: pg_restore writes their data as SQL (one run per schema), psql runs it after a
+   * TRUNCATE, all in one transaction. The tables' definitions, indexes and other tables are left as they are.
    */
   private async restoreTables(source: RestoreSource, tables: string[], env: NodeJS.ProcessEnv): Promise<void> {
     const selectors = tables.map(splitQualifiedName);
-    const schemas = new Set(selectors.map((s) => s.schema).filter(Boolean));
-    if (schemas.size > 1) throw new UsageError('--table names tables in several schemas; restore one schema at a time.');
-    const args = ['--data-only', '--file=-'];
-    const [schema] = schemas;
-    if (schema) args.push(`--schema=${schema}`);
-    for (const { name } of selectors) args.push(`--table=${name}`);
-    if (source.kind === 'file') args.push(source.path);
-    const restore = spawnPgTool('pg_restore', args, env, source.kind === 'stream' ? 'pipe' : 'ignore');
     const psql = spawnPgTool(
       'psql',
       ['--no-psqlrc', '--quiet', '--single-transaction', '--set=ON_ERROR_STOP=1', '--no-password', `--dbname=${dbnameConninfo(this.connection.database)}`],
       env,
       'pipe',
     );
-    const quoted = selectors.map(({ schema: s, name }) => (s ? `${quoteIdent(s)}.${quoteIdent(name)}` : quoteIdent(name)));
-    psql.stdin!.write(`TRUNCATE ${quoted.join(', ')};\n`);
     const psqlDone = waitForPgTool('psql', psql);
-    const restoreDone = waitForPgTool('pg_restore', restore);
-    await Promise.all([
-      runFedByStream(restore.stdin, source, restoreDone, restore),
-      pipeline(restore.stdout!, psql.stdin!),
-      psqlDone,
-    ]);
+    const feed = async () => {
+      const quoted = selectors.map(({ schema, name }) => (schema ? `${quoteIdent(schema)}.${quoteIdent(name)}` : quoteIdent(name)));
+      psql.stdin!.write(`TRUNCATE ${quoted.join(', ')};\n`);
+      for (const [schema, names] of groupBySchema(selectors)) {
+        const args = ['--data-only', '--file=-', ...(schema ? [`--schema=${schema}`] : []), ...names.map((n) => `--table=${n}`)];
+        if (source.kind === 'file') args.push(source.path);
+        const restore = spawnPgTool('pg_restore', args, env, source.kind === 'stream' ? 'pipe' : 'ignore');
+        const restoreDone = waitForPgTool('pg_restore', restore);
+        await Promise.all([runFedByStream(restore.stdin, source, restoreDone, restore), pipeline(restore.stdout!, psql.stdin!, { end: false })]);
+      }
+      psql.stdin!.end();
+    };
+    await Promise.all([feed().catch((error) => { psql.kill('SIGTERM'); throw error; }), psqlDone]);
   }
 
   async countRows(): Promise<TableCounts> {
@@ -251,6 +248,12 @@ async function runFedByStream(
 function splitQualifiedName(table: string): { schema: string | undefined; name: string } {
   const dot = table.indexOf('.');
   return dot === -1 ? { schema: undefined, name: table } : { schema: table.slice(0, dot), name: table.slice(dot + 1) };
+}
+
+function groupBySchema(selectors: Array<{ schema: string | undefined; name: string }>): Map<string | undefined, string[]> {
+  const groups = new Map<string | undefined, string[]>();
+  for (const { schema, name } of selectors) groups.set(schema, [...(groups.get(schema) ?? []), name]);
+  return groups;
 }
 
 function quoteIdent(identifier: string): string {
