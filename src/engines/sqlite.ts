@@ -9,7 +9,11 @@ import { DbguardError } from '../errors.js';
 import { countSqliteRows } from './sqlite-counts.js';
 import type { DatabaseEngine, Dump, DumpOptions, RestoreOptions, RestoreSource, TableCounts } from './types.js';
 
-const BUSY_TIMEOUT_MS = 30_000;
+/** How long to wait for another connection's lock; DBGUARD_SQLITE_BUSY_TIMEOUT_MS overrides it. */
+function busyTimeoutMs(): number {
+  const configured = Number(process.env.DBGUARD_SQLITE_BUSY_TIMEOUT_MS);
+  return Number.isFinite(configured) && configured > 0 ? configured : 30_000;
+}
 
 export class SqliteEngine implements DatabaseEngine {
   readonly kind = 'sqlite' as const;
@@ -38,7 +42,7 @@ export class SqliteEngine implements DatabaseEngine {
   async dump({ scratchPath, signal, onProgress }: DumpOptions): Promise<Dump> {
     await this.assertFileExists();
     const worker = new Worker(new URL('./sqlite-snapshot-worker.js', import.meta.url), {
-      workerData: { source: this.file, destination: scratchPath, busyTimeoutMs: BUSY_TIMEOUT_MS },
+      workerData: { source: this.file, destination: scratchPath, busyTimeoutMs: busyTimeoutMs() },
     });
     const poll = onProgress
       ? setInterval(() => {
@@ -75,10 +79,10 @@ export class SqliteEngine implements DatabaseEngine {
     await withLocalFile(source, async (snapshotPath) => {
       const snapshot = new Database(snapshotPath, { readonly: true, fileMustExist: true });
       try {
-        await snapshot.backup(this.file, { progress: () => 4096 });
+        await copyIntoWithRetry(snapshot, this.file, busyTimeoutMs());
       } catch (error) {
         throw new DbguardError(`Restoring into ${this.file} failed, the file is unchanged: ${(error as Error).message}`, {
-          hint: 'Is another process holding a write lock on the database? Stop it and retry.',
+          hint: 'Another process may be holding a lock on the database: stop it (or your app) and retry.',
         });
       } finally {
         snapshot.close();
@@ -133,7 +137,7 @@ export class SqliteEngine implements DatabaseEngine {
   }
 
   private open(options: { readonly?: boolean }): Database.Database {
-    return new Database(this.file, { ...options, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+    return new Database(this.file, { ...options, fileMustExist: true, timeout: busyTimeoutMs() });
   }
 
   private async assertFileExists(): Promise<void> {
@@ -149,6 +153,27 @@ export class SqliteEngine implements DatabaseEngine {
   }
 }
 
+/**
+ * SQLite's backup API into `destination`, copying every page in one step (one write transaction on the
+ * destination). better-sqlite3 reports a destination that is locked at the first step as a finished backup of
+ * zero pages, and retries silently later on: both become a wait bounded by `timeoutMs`, then an error.
+ */
+async function copyIntoWithRetry(snapshot: Database.Database, destination: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
+    let steps = 0;
+    const progress = await snapshot.backup(destination, {
+      progress: () => {
+        if (++steps > 1 && Date.now() > deadline) throw new Error(`the database stayed locked for ${timeoutMs / 1000} s`);
+        return 0x7fffffff;
+      },
+    });
+    if (progress.totalPages > 0) return;
+    if (Date.now() > deadline) throw new Error(`the database stayed locked for ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
 function integrityProblems(db: Database.Database): string[] {
   const rows = db.pragma('integrity_check', { simple: false }) as Array<{ integrity_check: string }>;
   return rows.map((row) => row.integrity_check).filter((line) => line !== 'ok');
@@ -156,7 +181,7 @@ function integrityProblems(db: Database.Database): string[] {
 
 function describeSqliteError(message: { message?: string; code?: string }, file: string): DbguardError {
   if (message.code === 'SQLITE_BUSY') {
-    return new DbguardError(`${file} stayed locked for ${BUSY_TIMEOUT_MS / 1000} s; the snapshot could not start.`, {
+    return new DbguardError(`${file} stayed locked for ${busyTimeoutMs() / 1000} s; the snapshot could not start.`, {
       hint: 'Another process holds an exclusive lock. Retry when it is done.',
     });
   }

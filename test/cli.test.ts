@@ -1,0 +1,93 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { backup, listBackups, parseDatabaseUrl } from '../dist/index.js';
+import { parseJson, runCli } from './harness/cli.js';
+import { createSqliteDb } from './harness/sqlite-db.js';
+import { tempDir } from './harness/tmp.js';
+
+describe('CLI basics', () => {
+  it('names DATABASE_URL, --db and .env when no database is configured (exit 2)', async () => {
+    const result = await runCli(['backup'], { cwd: tempDir() });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/No database configured/);
+    for (const word of ['--db', 'DATABASE_URL', '.env']) expect(result.stderr).toContain(word);
+    expect(result.stderr).not.toMatch(/\bat .*\.js:\d+/); // no stack trace
+  });
+
+  it('rejects unknown ids, unknown options and unsupported URLs with exit 2', async () => {
+    const cwd = tempDir();
+    const db = createSqliteDb(cwd, { orders: 1 });
+    const taken = parseJson<{ id: string }>(await runCli(['backup', '--json', '--db', db], { cwd }));
+
+    const unknown = await runCli(['show', 'nope'], { cwd });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/No backup with id "nope"/);
+    const prefix = await runCli(['restore', taken.id.slice(0, 8), '--db', db], { cwd });
+    expect(prefix.code).toBe(2);
+    expect(prefix.stderr).toContain(`Did you mean ${taken.id}`);
+
+    const noId = await runCli(['restore', '--db', db], { cwd });
+    expect(noId.code).toBe(2);
+    expect(noId.stderr).toContain(taken.id);
+
+    expect((await runCli(['backup', '--frobnicate'], { cwd })).code).toBe(2);
+    expect((await runCli(['backup', '--type', 'weekly'], { cwd })).code).toBe(2);
+    const mysql = await runCli(['backup', '--db', 'mysql://root:hunter2@localhost/app'], { cwd });
+    expect(mysql.code).toBe(2);
+    expect(mysql.stderr).toMatch(/Unsupported database URL scheme "mysql:"/);
+    expect(mysql.stderr).not.toContain('hunter2');
+  });
+
+  it('prints help for every command, exit 0', async () => {
+    for (const command of ['backup', 'list', 'show', 'verify', 'restore']) {
+      const result = await runCli([command, '--help'], { cwd: tempDir() });
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(new RegExp(`Usage: dbguard ${command}`));
+    }
+  });
+
+  it('lists backups grouped by type, newest first, and flags a damaged manifest', async () => {
+    const cwd = tempDir();
+    const db = createSqliteDb(cwd, { orders: 5 });
+    for (const args of [['--type', 'automatic'], ['--label', 'one'], ['--label', 'two']]) {
+      expect((await runCli(['backup', '--db', db, ...args], { cwd })).code).toBe(0);
+    }
+    const list = parseJson<Array<{ type: string; label: string | null; file: string }>>(await runCli(['list', '--json'], { cwd }));
+    expect(list.map((m) => m.label)).toEqual(['two', 'one', null]);
+    writeFileSync(path.join(cwd, 'backups', 'manual', 'x-20260101T000000Z.json'), '{"id": 1}');
+    const human = await runCli(['list'], { cwd });
+    expect(human.code).toBe(0);
+    expect(human.stdout.indexOf('manual (2)')).toBeLessThan(human.stdout.indexOf('automatic (1)'));
+    expect(human.stderr).toMatch(/x-20260101T000000Z\.json: unreadable manifest/);
+  });
+
+  it('gives two backups taken in the same second different ids (library API)', async () => {
+    const cwd = tempDir();
+    const db = createSqliteDb(cwd, { orders: 2 });
+    const now = () => new Date('2026-11-22T10:00:00.000Z');
+    const target = parseDatabaseUrl(db, cwd);
+    const dir = path.join(cwd, 'backups');
+    const [a, b] = await Promise.all([backup({ target, dir, now }), backup({ target, dir, now })]);
+    expect(new Set([a.manifest.id, b.manifest.id])).toEqual(new Set(['dev-20261122T100000Z', 'dev-20261122T100000Z-2']));
+    expect((await listBackups({ dir })).backups).toHaveLength(2);
+  });
+
+  it('reads the backups folder and required tables from dbguard.config.json', async () => {
+    const cwd = tempDir();
+    const db = createSqliteDb(cwd, { orders: 2 });
+    writeFileSync(path.join(cwd, 'dbguard.config.json'), JSON.stringify({ backupDir: 'safe', requiredTables: ['orders', 'audit_log'] }));
+    const taken = await runCli(['backup', '--db', db, '--json'], { cwd });
+    expect(parseJson<{ file: string }>(taken).file.startsWith(path.join(cwd, 'safe', 'manual'))).toBe(true);
+    const restored = await runCli(['restore', 'latest', '--yes', '--db', db], { cwd });
+    expect(restored.code).toBe(1);
+    expect(restored.stderr).toMatch(/required table audit_log is missing/);
+
+    mkdirSync(path.join(cwd, 'bad'));
+    writeFileSync(path.join(cwd, 'bad', 'dbguard.config.json'), JSON.stringify({ requiredTables: 'orders', colour: true }));
+    const invalid = await runCli(['list'], { cwd: path.join(cwd, 'bad') });
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toMatch(/Invalid configuration in dbguard.config.json/);
+    expect(invalid.stderr).toMatch(/requiredTables/);
+  });
+});

@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CLI, parseJson, runCli } from './harness/cli.js';
+import { createDatabase, withClient } from './harness/pg-db.js';
+import { tempDir } from './harness/tmp.js';
+
+let db: { name: string; url: string };
+
+/** Big enough that pg_dump runs for a while (its compression is the slow part). */
+beforeAll(async () => {
+  db = await createDatabase('big');
+  await withClient(db.name, (c) =>
+    c.query(`CREATE TABLE blobs AS SELECT i AS id, md5(i::text) || repeat(md5((i * 7)::text), 30) AS payload FROM generate_series(1, 150000) i`),
+  );
+});
+
+function filesUnder(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String) : [];
+}
+
+/** Starts a backup and sends `signal` once its partial file has appeared (or after `afterMs`). */
+async function interruptedBackup(cwd: string, signal: NodeJS.Signals, afterMs?: number) {
+  const child = spawn(process.execPath, [CLI, 'backup'], { cwd, env: { ...process.env, DATABASE_URL: db.url }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const closed = new Promise<number | null>((resolve) => child.once('close', (code, sig) => resolve(code ?? (sig ? -1 : null))));
+  const started = Date.now();
+  while (afterMs === undefined ? !filesUnder(path.join(cwd, 'backups')).some((f) => f.endsWith('.partial')) : Date.now() - started < afterMs) {
+    if (child.exitCode !== null) throw new Error(`backup ended before it could be interrupted: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  child.kill(signal);
+  return { code: await closed, stderr };
+}
+
+describe('interrupted backups', () => {
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('%s removes the partial backup and exits %i', async (signal, expected) => {
+    const cwd = tempDir();
+    const { code, stderr } = await interruptedBackup(cwd, signal);
+    expect(code).toBe(expected);
+    expect(stderr).toMatch(new RegExp(`Interrupted by ${signal}`));
+    expect(filesUnder(path.join(cwd, 'backups')).filter((f) => !['manual'].includes(f))).toEqual([]);
+    expect(parseJson<unknown[]>(await runCli(['list', '--json'], { cwd }))).toEqual([]);
+  });
+
+  it('SIGKILL leaves a backup that never lists as complete, and the next run cleans it up', async () => {
+    const cwd = tempDir();
+    const { code } = await interruptedBackup(cwd, 'SIGKILL');
+    expect(code).toBe(-1);
+    const leftovers = filesUnder(path.join(cwd, 'backups', 'manual'));
+    expect(leftovers.some((f) => f.endsWith('.partial'))).toBe(true);
+    expect(parseJson<unknown[]>(await runCli(['list', '--json'], { cwd }))).toEqual([]);
+
+    const next = await runCli(['backup', '--json'], { cwd, env: { DATABASE_URL: db.url } });
+    expect(next.code, next.stderr).toBe(0);
+    const manifest = parseJson<{ id: string }>(next);
+    expect(filesUnder(path.join(cwd, 'backups', 'manual')).sort()).toEqual([`${manifest.id}.dump`, `${manifest.id}.json`]);
+  });
+
+  it('whenever it is killed, everything that lists verifies', async () => {
+    const cwd = tempDir();
+    for (const afterMs of [0, 40, 150, 400, 900, 1500]) {
+      await interruptedBackup(cwd, 'SIGKILL', afterMs).catch(() => {}); // a run may finish before the kill: fine
+    }
+    const listed = parseJson<Array<{ id: string }>>(await runCli(['list', '--json'], { cwd }));
+    if (listed.length > 0) {
+      const verified = await runCli(['verify', '--all'], { cwd });
+      expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    }
+    const after = await runCli(['backup', '--json'], { cwd, env: { DATABASE_URL: db.url } });
+    expect(after.code).toBe(0);
+    expect(filesUnder(path.join(cwd, 'backups', 'manual')).filter((f) => /\.(partial|scratch|inprogress)$/.test(f))).toEqual([]);
+  });
+});

@@ -1,0 +1,131 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { parseJson, runCli } from './harness/cli.js';
+import { createSqliteDb, sqliteContent, sqliteExec, sqliteQuery } from './harness/sqlite-db.js';
+import { tempDir } from './harness/tmp.js';
+
+const WRITER = fileURLToPath(new URL('./harness/sqlite-writer.mjs', import.meta.url));
+
+interface ManifestJson {
+  id: string;
+  file: string;
+  tables: Record<string, number>;
+  format: string;
+}
+
+describe('SQLite', () => {
+  it.each(['wal', 'delete'] as const)('backs up and restores with identical content (%s journal)', async (journalMode) => {
+    const cwd = tempDir();
+    const db = createSqliteDb(cwd, { journalMode });
+    const before = sqliteContent(db);
+    writeFileSync(path.join(cwd, '.env'), '# local settings\nDATABASE_URL="file:./dev.db"\n');
+
+    const backedUp = await runCli(['backup', '--json'], { cwd });
+    expect(backedUp.code, backedUp.stderr).toBe(0);
+    const manifest = parseJson<ManifestJson>(backedUp);
+    expect(manifest.tables).toEqual({ lines: 6000, orders: 2000, 'user profiles': 100 });
+    expect(manifest.format).toBe('sqlite');
+    expect(readFileSync(manifest.file).subarray(0, 15).toString()).toBe('SQLite format 3');
+
+    sqliteExec(db, 'DELETE FROM lines; DROP TABLE "user profiles"; UPDATE orders SET note = NULL');
+    const restored = await runCli(['restore', 'latest', '--yes'], { cwd });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stdout).toMatch(/row counts match the backup/);
+    expect(sqliteContent(db)).toEqual(before);
+    expect(sqliteQuery<{ integrity_check: string }>(db, 'PRAGMA integrity_check')).toEqual({ integrity_check: 'ok' });
+    expect(existsSync(`${db}-wal`) ? readFileSync(`${db}-wal`).length : 0).toBe(0);
+  });
+
+  it.each(['wal', 'delete'] as const)(
+    'takes a consistent snapshot while another process writes without pause (%s journal)',
+    async (journalMode) => {
+      const cwd = tempDir();
+      const db = createSqliteDb(cwd, { journalMode, orders: 20_000 });
+      const writer = spawn(process.execPath, [WRITER, db], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let snapshotOrdersCount = 0;
+      try {
+        await new Promise<void>((resolve) => writer.stdout.once('data', () => resolve()));
+        const backedUp = await runCli(['backup', '--json', '--db', db], { cwd });
+        expect(backedUp.code, backedUp.stderr).toBe(0);
+        const manifest = parseJson<ManifestJson>(backedUp);
+
+        const snapshot = new Database(manifest.file, { readonly: true });
+        const orders = snapshot.prepare('SELECT count(*) FROM orders').pluck().get() as number;
+        const lines = snapshot.prepare('SELECT count(*) FROM lines').pluck().get() as number;
+        expect(snapshot.pragma('integrity_check', { simple: true })).toBe('ok');
+        snapshot.close();
+        expect(lines).toBe(orders * 3);
+        snapshotOrdersCount = orders;
+        expect(orders).toBeGreaterThan(20_000); // the writer was running before the snapshot
+        expect(manifest.tables).toMatchObject({ orders, lines });
+        await new Promise((r) => setTimeout(r, 200));
+      } finally {
+        writer.kill('SIGTERM');
+        await new Promise((r) => writer.once('close', r));
+      }
+      // The writer kept going: the live database moved past the snapshot (read once it stopped, so the
+      // test's own read cannot starve against it).
+      expect(sqliteQuery<{ n: number }>(db, 'SELECT count(*) AS n FROM orders').n).toBeGreaterThan(snapshotOrdersCount);
+    },
+  );
+
+  it('leaves the file unchanged when the restore cannot complete (database locked by a writer)', async () => {
+    const cwd = tempDir();
+    const db = createSqliteDb(cwd, { journalMode: 'delete', orders: 100 });
+    expect((await runCli(['backup', '--db', db], { cwd })).code).toBe(0);
+    sqliteExec(db, 'DELETE FROM lines WHERE id % 2 = 0');
+    const current = sqliteContent(db);
+
+    const holder = new Database(db);
+    holder.exec('BEGIN EXCLUSIVE');
+    try {
+      const restored = await runCli(['restore', 'latest', '--yes', '--db', db], { cwd, env: { DBGUARD_SQLITE_BUSY_TIMEOUT_MS: '500' } });
+      expect(restored.code).toBe(1);
+      expect(restored.stderr).toMatch(/locked|busy/i);
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+    expect(sqliteContent(db)).toEqual(current);
+  });
+
+  it('resolves Prisma file: URLs relative to prisma/schema.prisma and says so', async () => {
+    const cwd = tempDir();
+    mkdirSync(path.join(cwd, 'prisma'));
+    writeFileSync(path.join(cwd, 'prisma', 'schema.prisma'), 'datasource db {\n  provider = "sqlite"\n  url = env("DATABASE_URL")\n}\n');
+    createSqliteDb(path.join(cwd, 'prisma'), { orders: 3 });
+    const backedUp = await runCli(['backup', '--json'], { cwd, env: { DATABASE_URL: 'file:./dev.db' } });
+    expect(backedUp.code, backedUp.stderr).toBe(0);
+    expect(backedUp.stderr).toContain(`resolved relative to prisma/schema.prisma, as Prisma does: ${path.join(cwd, 'prisma', 'dev.db')}`);
+    expect(parseJson<ManifestJson>(backedUp).tables.orders).toBe(3);
+  });
+
+  it('reports a missing database file without writing anything', async () => {
+    const cwd = tempDir();
+    const result = await runCli(['backup', '--db', 'sqlite:./missing.db'], { cwd });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/missing\.db does not exist/);
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it('detects a backup whose rows no longer match its manifest', async () => {
+    const cwd = tempDir();
+    const db = createSqliteDb(cwd, { orders: 10 });
+    const manifest = parseJson<ManifestJson & { sha256: string; size: number }>(await runCli(['backup', '--json', '--db', db], { cwd }));
+    // Same bytes as written, but the manifest claims other counts: verification must compare, not trust.
+    const manifestPath = manifest.file.replace(/\.sqlite$/, '.json');
+    const stored = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    stored.tables.orders = 11;
+    writeFileSync(manifestPath, JSON.stringify(stored));
+    const verified = await runCli(['verify', manifest.id, '--json'], { cwd });
+    expect(verified.code).toBe(1);
+    expect(parseJson<{ verification: { rowCounts: string; problems: string[] } }>(verified).verification).toMatchObject({
+      rowCounts: 'mismatch',
+      problems: ['row count orders: 10 rows, expected 11'],
+    });
+  });
+});
