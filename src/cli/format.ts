@@ -30,3 +30,13 @@ export function columns(rows: string[][]): string {
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
 }
+
+/** `pg-custom, zstd, age-encrypted to age1...` */
+export function describeStorage(manifest: BackupManifest): string {
+  const parts: string[] = [manifest.format];
+  if (manifest.compression !== 'none') parts.push(manifest.compression);
+  if (manifest.encryption) {
+    parts.push(manifest.encryption.passphrase ? 'age-encrypted with a passphrase' : `age-encrypted to ${manifest.encryption.recipients.join(', ')}`);
+  }
+  return parts.join(', ');
+}

@@ -1,7 +1,21 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { retentionPoliciesSchema } from '../core/retention.js';
 import { UsageError } from '../errors.js';
+import { parseCompression } from '../pipeline/compression.js';
+
+const compressionSpec = z.string().refine(
+  (spec) => {
+    try {
+      parseCompression(spec);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected none, gzip, gzip:<1-9>, zstd or zstd:<1-19>' },
+);
 
 export const configSchema = z
   .object({
@@ -9,6 +23,23 @@ export const configSchema = z
     backupDir: z.string().min(1).optional(),
     /** Tables that must exist after every restore. */
     requiredTables: z.array(z.string().min(1)).optional(),
+    /** Default compression (see `dbguard backup --compress`). */
+    compression: compressionSpec.optional(),
+    /** age public keys every backup is encrypted to. Identities (private keys) never go here. */
+    encryption: z.object({ recipients: z.array(z.string().min(1)) }).strict().optional(),
+    /** Retention per backup type (replaces that type's default policy). */
+    retention: retentionPoliciesSchema.optional(),
+    prune: z
+      .object({
+        /** Prune after every successful backup (default true). */
+        afterBackup: z.boolean().optional(),
+        /** IANA time zone for daily/weekly/monthly buckets (default UTC). */
+        timeZone: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    /** Warn when the backups folder grows past this many megabytes (default 1024). */
+    sizeWarningMB: z.number().positive().optional(),
   })
   .strict();
 
@@ -39,6 +70,11 @@ function readJson(file: string): unknown {
 function validate(value: unknown, where: string): DbguardConfig {
   const result = configSchema.safeParse(value);
   if (result.success) return result.data;
-  const details = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
+  const details = result.error.issues
+    .map((issue) => {
+      const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
+      return `${issue.path.join('.') || '(root)'}: ${issue.message}${keys}`;
+    })
+    .join('; ');
   throw new UsageError(`Invalid configuration in ${where}: ${details}`, `Allowed keys: ${Object.keys(configSchema.shape).join(', ')}.`);
 }

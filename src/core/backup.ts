@@ -1,13 +1,17 @@
-import { createWriteStream, promises as fs } from 'node:fs';
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import type { Readable } from 'node:stream';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { type DatabaseTarget, databaseName } from '../config/database-url.js';
 import { engineFor } from '../engines/index.js';
 import type { DatabaseEngine, Dump, TableCounts } from '../engines/types.js';
 import { DbguardError } from '../errors.js';
+import { type Compression, availableCompression, compressionExtension, createCompressor } from '../pipeline/compression.js';
 import { DigestTap, digestFile } from '../pipeline/digest.js';
+import { type EncryptionKeys, encryptStream, hasEncryptionKeys, validateRecipients } from '../pipeline/encryption.js';
 import { LocalBackupStore, type Reservation } from '../storage/local-store.js';
 import { DBGUARD_VERSION } from '../version.js';
+import { chain } from './codec.js';
 import { backupIdCandidates } from './ids.js';
 import { type BackupManifest, type BackupType, MANIFEST_SCHEMA_VERSION, type StoredBackup } from './manifest.js';
 
@@ -18,6 +22,16 @@ export interface BackupOptions {
   type?: BackupType | undefined;
   label?: string | undefined;
   description?: string | undefined;
+  /**
+   * dbguard's compression. Default: zstd for SQLite; for PostgreSQL, pg_dump's own compression. For PostgreSQL,
+   * gzip[:level] and none are passed to pg_dump (never compressed twice); zstd turns pg_dump's off and compresses
+   * the archive with zstd.
+   */
+  compression?: Compression | undefined;
+  /** age recipients and/or passphrase; the backup is not encrypted when absent. */
+  encryption?: EncryptionKeys | undefined;
+  /** Non-fatal notices (e.g. zstd unavailable, fell back to gzip). */
+  onWarning?: ((message: string) => void) | undefined;
   signal?: AbortSignal | undefined;
   /** Bytes written so far. */
   onProgress?: ((bytes: number) => void) | undefined;
@@ -42,16 +56,25 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
   const now = options.now ?? (() => new Date());
   const type = options.type ?? 'manual';
 
+  const encryption = hasEncryptionKeys(options.encryption) ? { ...options.encryption, recipients: validateRecipients(options.encryption.recipients) } : undefined;
+  const plan = await planCompression(engine, options);
   const { serverVersion } = await engine.probe();
   const cleanedUp = await store.cleanupInterrupted();
   const createdAt = now();
-  const reservation = await store.reserve(type, backupIdCandidates(databaseName(options.target), createdAt, options.label), engine.extension);
+  const extension = `${engine.extension}${compressionExtension(plan.outer.algorithm)}${encryption ? '.age' : ''}`;
+  const reservation = await store.reserve(type, backupIdCandidates(databaseName(options.target), createdAt, options.label), extension);
   const started = performance.now();
   let dump: Dump | undefined;
   try {
     options.signal?.throwIfAborted();
-    dump = await engine.dump({ scratchPath: reservation.scratchPath, signal: options.signal, onProgress: options.onProgress });
-    const { sha256, size, tables } = await writeDump(dump, reservation, options);
+    dump = await engine.dump({
+      scratchPath: reservation.scratchPath,
+      signal: options.signal,
+      onProgress: options.onProgress,
+      nativeCompressionLevel: plan.nativeLevel,
+    });
+    if (dump.kind === 'stream') dump.completed.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
+    const { sha256, size, tables } = await writeDump(dump, reservation, plan.outer, encryption, options);
     const manifest: BackupManifest = {
       schemaVersion: MANIFEST_SCHEMA_VERSION,
       id: reservation.id,
@@ -63,7 +86,10 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
       serverVersion,
       database: engine.identity(),
       format: engine.format,
-      compression: 'none',
+      compression: plan.outer.algorithm,
+      encryption: encryption
+        ? { algorithm: 'age', recipients: encryption.recipients, passphrase: encryption.recipients.length === 0 }
+        : null,
       fileName: reservation.fileName,
       size,
       sha256,
@@ -80,20 +106,43 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
   }
 }
 
+/** Which compression dbguard applies itself, and which level pg_dump gets. */
+async function planCompression(
+  engine: DatabaseEngine,
+  options: BackupOptions,
+): Promise<{ outer: Compression; nativeLevel: number | undefined }> {
+  const warn = options.onWarning ?? (() => {});
+  const wanted = options.compression;
+  if (engine.kind !== 'postgres') return { outer: await availableCompression(wanted ?? { algorithm: 'zstd' }, warn), nativeLevel: undefined };
+  if (!wanted) return { outer: { algorithm: 'none' }, nativeLevel: undefined };
+  if (wanted.algorithm === 'none') return { outer: wanted, nativeLevel: 0 };
+  if (wanted.algorithm === 'gzip') return { outer: { algorithm: 'none' }, nativeLevel: wanted.level ?? 6 };
+  const outer = await availableCompression(wanted, warn);
+  return outer.algorithm === 'zstd' ? { outer, nativeLevel: 0 } : { outer: { algorithm: 'none' }, nativeLevel: 6 };
+}
+
+/** Streams the dump through compression, encryption and the checksum into the partial file. */
 async function writeDump(
   dump: Dump,
   reservation: Reservation,
+  compression: Compression,
+  encryption: EncryptionKeys | undefined,
   options: BackupOptions,
 ): Promise<{ sha256: string; size: number; tables: TableCounts }> {
-  if (dump.kind === 'file') {
+  if (dump.kind === 'file' && compression.algorithm === 'none' && !encryption) {
     await fs.rename(dump.path, reservation.partialPath);
     await fs.chmod(reservation.partialPath, 0o600);
     const { sha256, size } = await digestFile(reservation.partialPath);
     return { sha256, size, tables: dump.tables };
   }
+  const source: Readable = dump.kind === 'file' ? createReadStream(dump.path, { highWaterMark: 1 << 20 }) : dump.stream;
+  let stored = chain(source, await createCompressor(compression));
+  if (encryption) stored = await encryptStream(stored, encryption);
   const tap = new DigestTap(options.onProgress);
   const out = createWriteStream(reservation.partialPath, { flags: 'wx', mode: 0o600 });
-  const [, { tables }] = await Promise.all([pipeline(dump.stream, tap, out, { signal: options.signal }), dump.completed]);
+  const written = pipeline(stored, tap, out, { signal: options.signal });
+  const tables = dump.kind === 'file' ? (await written, dump.tables) : (await Promise.all([written, dump.completed]))[1].tables;
+  if (dump.kind === 'file') await fs.rm(dump.path, { force: true });
   return { sha256: tap.digest(), size: tap.bytes, tables };
 }
 

@@ -28,9 +28,15 @@ export const manifestSchema = z
     /** Name and host only: a manifest never holds credentials. */
     database: z.object({ name: z.string(), host: z.string().nullable(), schema: z.string().nullable() }),
     format: z.enum(['pg-custom', 'sqlite']),
+    /** dbguard's own compression layer (a PostgreSQL custom-format dump is also compressed inside by pg_dump). */
     compression: z.enum(['none', 'gzip', 'zstd']),
+    /** age encryption: public recipients only, never an identity or passphrase. */
+    encryption: z
+      .object({ algorithm: z.literal('age'), recipients: z.array(z.string()), passphrase: z.boolean() })
+      .nullable(),
     /** The data file's name, in the same folder as the manifest. */
     fileName: z.string().min(1),
+    /** Size and sha256 of the stored bytes (after compression and encryption). */
     size: z.number().int().nonnegative(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
     tables: z.record(z.string(), z.number().int().nonnegative()),

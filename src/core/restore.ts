@@ -3,11 +3,14 @@ import type { DatabaseTarget } from '../config/database-url.js';
 import { checkerFor, engineFor } from '../engines/index.js';
 import type { DatabaseEngine, RestoreSource, TableCounts } from '../engines/types.js';
 import { DbguardError, RefusedError, UsageError } from '../errors.js';
+import type { Compression } from '../pipeline/compression.js';
 import { digestFile } from '../pipeline/digest.js';
+import type { DecryptionKeys, EncryptionKeys } from '../pipeline/encryption.js';
+import { assertDecryptable, plainSource } from './codec.js';
 import { LocalBackupStore } from '../storage/local-store.js';
 import { DEFAULT_BACKUP_DIR, backup } from './backup.js';
 import { findBackup } from './find-backup.js';
-import type { BackupManifest, BackupType } from './manifest.js';
+import type { BackupManifest, BackupType, StoredBackup } from './manifest.js';
 import { compareTableCounts, resolveTableNames } from './table-counts.js';
 
 /** What the user is asked to confirm. */
@@ -32,6 +35,10 @@ export interface RestoreOptions {
   tables?: string[] | undefined;
   /** Asked once every check passed and before anything is touched; false refuses the restore. */
   confirm: (plan: RestorePlan) => Promise<boolean>;
+  /** Keys for an encrypted backup; checked before anything is touched. */
+  decryption?: DecryptionKeys | undefined;
+  /** How the pre-restore safety backup is compressed and encrypted (as regular backups are). */
+  safetyBackup?: { compression?: Compression | undefined; encryption?: EncryptionKeys | undefined } | undefined;
   /** Tables that must exist after the restore. */
   requiredTables?: string[] | undefined;
   /** Called once the checks pass, with the safety backup's progress. */
@@ -70,8 +77,8 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const engine = options.engine ?? engineFor(options.target);
 
   const tables = selectTables(manifest, options.tables);
-  const source: RestoreSource = { kind: 'file', path: stored.file };
-  await assertIntact(stored.file, manifest, source);
+  const source = plainSource(stored, options.decryption);
+  await assertIntact(stored, options.decryption, source);
   options.onStep?.({ step: 'verified', backup: manifest });
 
   const targetExists = await engine.exists();
@@ -93,6 +100,8 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
       type: 'pre-restore',
       label: 'before-restore',
       description: `Taken automatically before restoring ${manifest.id}`,
+      compression: options.safetyBackup?.compression,
+      encryption: options.safetyBackup?.encryption,
     });
     safetyBackupId = safety.manifest.id;
     options.onStep?.({ step: 'safety-backup', id: safetyBackupId });
@@ -144,18 +153,21 @@ function selectTables(manifest: BackupManifest, requested: string[] | undefined)
   return resolved;
 }
 
-/** The stored bytes must be the ones written, and readable by the database's own tools. */
-async function assertIntact(file: string, manifest: BackupManifest, source: RestoreSource): Promise<void> {
-  const actual = await digestFile(file);
+/** The stored bytes must be the ones written, decryptable with the keys given, and readable by the database's tools. */
+async function assertIntact(stored: StoredBackup, keys: DecryptionKeys | undefined, source: RestoreSource): Promise<void> {
+  const { manifest } = stored;
+  const actual = await digestFile(stored.file);
   if (actual.sha256 !== manifest.sha256 || actual.size !== manifest.size) {
     throw new RefusedError(
       `Backup ${manifest.id} is corrupted: its checksum does not match the manifest. Nothing was changed.`,
       'Pick another backup (`dbguard list`), or run `dbguard verify --all` to check the others.',
     );
   }
+  await assertDecryptable(stored, keys);
   try {
     await checkerFor(manifest.format)(source);
   } catch (error) {
+    if (error instanceof RefusedError) throw error;
     throw new RefusedError(`Backup ${manifest.id} cannot be read: ${(error as Error).message}. Nothing was changed.`);
   }
 }

@@ -62,7 +62,7 @@ export class PostgresEngine implements DatabaseEngine {
     }
   }
 
-  async dump({ signal }: DumpOptions): Promise<Dump> {
+  async dump({ signal, nativeCompressionLevel }: DumpOptions): Promise<Dump> {
     const client = await connectPg(this.connection);
     let pgEnv: Awaited<ReturnType<typeof createPgEnv>> | undefined;
     try {
@@ -71,7 +71,9 @@ export class PostgresEngine implements DatabaseEngine {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const snapshot = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
       pgEnv = await createPgEnv(this.connection);
-      const child = spawnPgTool('pg_dump', ['--format=custom', `--snapshot=${snapshot}`, '--no-password'], pgEnv.env);
+      const args = ['--format=custom', `--snapshot=${snapshot}`, '--no-password'];
+      if (nativeCompressionLevel !== undefined) args.push(`--compress=${nativeCompressionLevel}`);
+      const child = spawnPgTool('pg_dump', args, pgEnv.env);
       const cancel = () => child.kill('SIGTERM');
       signal?.addEventListener('abort', cancel, { once: true });
       const env = pgEnv;
@@ -234,7 +236,7 @@ async function runFedByStream(
     await done;
     return;
   }
-  const input: Readable = source.open();
+  const input: Readable = await source.open();
   const feeding = pipeline(input, stdin).catch((error: NodeJS.ErrnoException) => {
     // The tool closing its input early (EPIPE) is reported by its own exit status.
     if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_PREMATURE_CLOSE') {

@@ -197,7 +197,7 @@ async function withLocalFile<T>(source: RestoreSource, fn: (file: string) => Pro
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dbguard-restore-'));
   try {
     const file = path.join(dir, 'snapshot.sqlite');
-    await pipeline(source.open(), createWriteStream(file, { mode: 0o600 }));
+    await pipeline(await source.open(), createWriteStream(file, { mode: 0o600 }));
     return await fn(file);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });

@@ -22,6 +22,8 @@ export interface DumpOptions {
   /** A path the engine may write an intermediate snapshot to (same folder as the backup). */
   scratchPath: string;
   signal?: AbortSignal | undefined;
+  /** PostgreSQL: pg_dump's own compression level (0 = none); the tool's default when undefined. */
+  nativeCompressionLevel?: number | undefined;
   /** Bytes written so far, for engines that write a file. */
   onProgress?: ((bytes: number) => void) | undefined;
 }
@@ -33,7 +35,7 @@ export interface RestoreOptions {
 }
 
 /** Backup bytes to restore from: a plain file on disk, or a stream when they must be decoded first. */
-export type RestoreSource = { kind: 'file'; path: string } | { kind: 'stream'; open(): Readable };
+export type RestoreSource = { kind: 'file'; path: string } | { kind: 'stream'; open(): Promise<Readable> };
 
 export interface DatabaseEngine {
   readonly kind: 'postgres' | 'sqlite';

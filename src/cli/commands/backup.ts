@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { backup } from '../../core/backup.js';
 import type { BackupType } from '../../core/manifest.js';
-import { type CliContext, type CommonOptions, addDbOption, addDirOption, addJsonOption, backupDir, info, print, printJson, resolveTarget, typeOption } from '../context.js';
-import { formatBytes, formatDuration, tableSummary } from '../format.js';
+import { parseCompression } from '../../pipeline/compression.js';
+import { encryptionKeys } from '../keys.js';
+import { type CliContext, type CommonOptions, addDbOption, config, addDirOption, addJsonOption, backupDir, info, print, printJson, resolveTarget, typeOption } from '../context.js';
+import { describeStorage, formatBytes, formatDuration, tableSummary } from '../format.js';
 import { createProgress } from '../progress.js';
 import { withCancellation } from '../signals.js';
 
@@ -10,6 +12,8 @@ interface BackupCliOptions extends CommonOptions {
   type?: BackupType;
   label?: string;
   description?: string;
+  compress?: string;
+  encrypt: boolean;
 }
 
 export function registerBackup(program: Command, ctx: CliContext): void {
@@ -18,7 +22,9 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     .description('take a checksummed backup of the database (pg_dump custom format, or a consistent SQLite snapshot)')
     .addOption(typeOption('kind of backup, decides its folder and retention').default('manual'))
     .option('--label <text>', 'short label, added to the backup id')
-    .option('--description <text>', 'free text stored in the manifest');
+    .option('--description <text>', 'free text stored in the manifest')
+    .option('--compress <spec>', 'none | gzip[:1-9] | zstd[:1-19] (default: zstd for SQLite, pg_dump\'s own for PostgreSQL)')
+    .option('--no-encrypt', 'do not encrypt, even when recipients or a passphrase are configured');
   addDbOption(command);
   addDirOption(command);
   addJsonOption(command);
@@ -29,6 +35,8 @@ export function registerBackup(program: Command, ctx: CliContext): void {
   );
   command.action(async (options: BackupCliOptions) => {
     const target = resolveTarget(ctx, options.db);
+    const settings = config(ctx);
+    const compressionSpec = options.compress ?? settings.compression;
     const progress = createProgress(ctx.stderr, `Backing up ${target.display}`, !options.json);
     const result = await withCancellation((signal) =>
       backup({
@@ -37,6 +45,9 @@ export function registerBackup(program: Command, ctx: CliContext): void {
         type: options.type,
         label: options.label,
         description: options.description,
+        compression: compressionSpec === undefined ? undefined : parseCompression(compressionSpec),
+        encryption: options.encrypt ? encryptionKeys(ctx, settings) : undefined,
+        onWarning: (message) => info(ctx, `warning: ${message}`),
         signal,
         onProgress: (bytes) => progress.update(bytes),
       }),
@@ -56,6 +67,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
         `Backup ${m.id} (${m.type}) complete`,
         `  file      ${result.file}`,
         `  size      ${formatBytes(m.size)}, sha256 ${m.sha256}`,
+        `  stored    ${describeStorage(m)}`,
         `  content   ${tableSummary(m)}`,
         `  took      ${formatDuration(m.durationMs)}`,
         `  restore   dbguard restore ${m.id}`,

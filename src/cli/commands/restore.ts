@@ -4,6 +4,8 @@ import type { BackupType } from '../../core/manifest.js';
 import { type RestorePlan, restore } from '../../core/restore.js';
 import { RefusedError, UsageError } from '../../errors.js';
 import { formatDate, formatDuration, tableSummary } from '../format.js';
+import { parseCompression } from '../../pipeline/compression.js';
+import { decryptionKeys, encryptionKeys } from '../keys.js';
 import { confirmByTypingName } from '../prompt.js';
 import { type CliContext, type CommonOptions, addDirOption, addJsonOption, backupDir, config, info, print, printJson, resolveTarget, typeOption } from '../context.js';
 import { totalRows } from '../../core/table-counts.js';
@@ -13,6 +15,7 @@ interface RestoreCliOptions extends CommonOptions {
   to?: string;
   table?: string[];
   yes?: boolean;
+  identity?: string;
 }
 
 export function registerRestore(program: Command, ctx: CliContext): void {
@@ -24,7 +27,8 @@ export function registerRestore(program: Command, ctx: CliContext): void {
     .option('--db <url>', 'the database to restore into (default: $DATABASE_URL, then DATABASE_URL in ./.env)')
     .option('--to <url>', 'restore into this database instead (PostgreSQL: created when missing)')
     .option('--table <name...>', 'PostgreSQL: replace only these tables\' rows')
-    .option('-y, --yes', 'do not ask for confirmation (required without a terminal)');
+    .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
+    .option('-i, --identity <file>', 'age identity file for an encrypted backup (default: $DBGUARD_AGE_IDENTITY_FILE)');
   addDirOption(command);
   addJsonOption(command);
   command.addHelpText(
@@ -43,13 +47,19 @@ export function registerRestore(program: Command, ctx: CliContext): void {
       );
     }
     const target = resolveTarget(ctx, options.to ?? options.db);
+    const settings = config(ctx);
     const result = await restore({
       ref,
       type: options.type,
       dir,
       target,
       tables: options.table,
-      requiredTables: config(ctx).requiredTables,
+      requiredTables: settings.requiredTables,
+      decryption: await decryptionKeys(ctx, options.identity),
+      safetyBackup: {
+        compression: settings.compression === undefined ? undefined : parseCompression(settings.compression),
+        encryption: encryptionKeys(ctx, settings),
+      },
       confirm: (plan) => confirm(ctx, plan, options),
       onStep: (step) => {
         if (options.json) return;

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { showBackup } from '../../core/list.js';
 import type { BackupType } from '../../core/manifest.js';
 import { type CliContext, type CommonOptions, addDirOption, addJsonOption, backupDir, print, printJson, typeOption } from '../context.js';
-import { columns, formatBytes, formatDate, formatDuration, verificationStatus } from '../format.js';
+import { columns, describeStorage, formatBytes, formatDate, formatDuration, verificationStatus } from '../format.js';
 
 export function registerShow(program: Command, ctx: CliContext): void {
   const command = program
@@ -25,7 +25,7 @@ export function registerShow(program: Command, ctx: CliContext): void {
       ['description', m.description ?? '-'],
       ['created', formatDate(m.createdAt)],
       ['database', `${m.database.name}${m.database.host ? ` on ${m.database.host}` : ''} (${m.engine} ${m.serverVersion})`],
-      ['format', `${m.format}${m.compression === 'none' ? '' : ` + ${m.compression}`}`],
+      ['format', describeStorage(m)],
       ['file', file],
       ['size', `${formatBytes(m.size)} (${m.size} bytes)`],
       ['sha256', m.sha256],

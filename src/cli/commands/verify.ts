@@ -3,12 +3,15 @@ import type { DatabaseTarget } from '../../config/database-url.js';
 import type { BackupType } from '../../core/manifest.js';
 import { verifyBackup } from '../../core/verify.js';
 import { DbguardError, UsageError } from '../../errors.js';
+import { decryptionKeys } from '../keys.js';
 import { type CliContext, type CommonOptions, addDbOption, addDirOption, addJsonOption, backupDir, print, printJson, resolveTarget, typeOption } from '../context.js';
 
 interface VerifyCliOptions extends CommonOptions {
   all?: boolean;
   restoreTest?: boolean;
   type?: BackupType;
+  decrypt?: boolean;
+  identity?: string;
 }
 
 export function registerVerify(program: Command, ctx: CliContext): void {
@@ -18,6 +21,8 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     .argument('[id]', 'backup id, or "latest"')
     .option('--all', 'verify every backup')
     .option('--restore-test', 'PostgreSQL: restore into a scratch database on the --db server and compare every row count')
+    .option('--decrypt', 'encrypted backups: also decrypt and check the content (needs --identity or DBGUARD_PASSPHRASE)')
+    .option('-i, --identity <file>', 'age identity file (default: $DBGUARD_AGE_IDENTITY_FILE)')
     .addOption(typeOption('only backups of this type'));
   addDbOption(command);
   addDirOption(command);
@@ -31,6 +36,8 @@ export function registerVerify(program: Command, ctx: CliContext): void {
       ref: options.all ? 'all' : ref!,
       type: options.type,
       restoreTest: options.restoreTest,
+      decrypt: options.decrypt || options.restoreTest,
+      decryption: options.decrypt || options.restoreTest ? await decryptionKeys(ctx, options.identity) : undefined,
       target,
     });
     const failed = results.filter((r) => !r.verification.ok);
@@ -40,6 +47,7 @@ export function registerVerify(program: Command, ctx: CliContext): void {
       for (const { id, verification: v } of results) {
         const checks = [`checksum ${v.checksum}`, `readable ${v.readable}`, `row counts ${v.rowCounts}`];
         if (v.restoreTest) checks.push('restore test done');
+        if (v.readable === 'skipped' && v.checksum === 'ok') checks.push('content not checked: encrypted (use --decrypt)');
         print(ctx, `${v.ok ? 'OK    ' : 'FAILED'} ${id}: ${checks.join(', ')}`);
         for (const problem of v.problems) print(ctx, `         ${problem}`);
       }

@@ -1,0 +1,42 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/config-file.js';
+import { locateDatabaseUrl, parseDatabaseUrl } from '../../config/database-url.js';
+import { DEFAULT_BACKUP_DIR } from '../../core/backup.js';
+import { resolveRetentionPolicies } from '../../core/retention.js';
+import { DbguardError } from '../../errors.js';
+import { type CliContext, backupDir, print, printJson } from '../context.js';
+
+export function registerConfig(program: Command, ctx: CliContext): void {
+  program
+    .command('config')
+    .description('print the effective configuration (secrets hidden) and where each part comes from')
+    .option('--db <url>', 'database URL to show (default: $DATABASE_URL, then ./.env)')
+    .option('--json', 'print JSON')
+    .action(async (options: { db?: string; json?: boolean }) => {
+      const { config, source } = loadConfig(ctx.cwd);
+      let database: { url: string; source: string } | { error: string };
+      try {
+        const located = locateDatabaseUrl({ db: options.db, env: ctx.env, cwd: ctx.cwd });
+        database = { url: parseDatabaseUrl(located.url, ctx.cwd).display, source: located.source };
+      } catch (error) {
+        database = { error: error instanceof DbguardError ? error.message : String(error) };
+      }
+      const effective = {
+        configFile: source,
+        database,
+        backupDir: backupDir(ctx, {}),
+        compression: config.compression ?? 'default (zstd for SQLite, pg_dump\'s own for PostgreSQL)',
+        encryption: {
+          recipients: ctx.env.DBGUARD_AGE_RECIPIENTS ? ctx.env.DBGUARD_AGE_RECIPIENTS.split(/[\s,]+/).filter(Boolean) : (config.encryption?.recipients ?? []),
+          passphrase: ctx.env.DBGUARD_PASSPHRASE ? '(set in DBGUARD_PASSPHRASE, hidden)' : null,
+          identityFile: ctx.env.DBGUARD_AGE_IDENTITY_FILE ?? null,
+        },
+        retention: resolveRetentionPolicies(config.retention),
+        prune: { afterBackup: config.prune?.afterBackup ?? true, timeZone: config.prune?.timeZone ?? 'UTC' },
+        sizeWarningMB: config.sizeWarningMB ?? 1024,
+        requiredTables: config.requiredTables ?? [],
+      };
+      if (options.json) printJson(ctx, effective);
+      else print(ctx, `# ${source ?? `no config file (defaults; backups in ./${DEFAULT_BACKUP_DIR})`}\n${JSON.stringify(effective, null, 2)}`);
+    });
+}

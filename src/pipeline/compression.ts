@@ -1,0 +1,87 @@
+import type { Transform } from 'node:stream';
+import zlib from 'node:zlib';
+import { DbguardError, UsageError } from '../errors.js';
+
+export const COMPRESSION_ALGORITHMS = ['none', 'gzip', 'zstd'] as const;
+export type CompressionAlgorithm = (typeof COMPRESSION_ALGORITHMS)[number];
+
+export interface Compression {
+  algorithm: CompressionAlgorithm;
+  /** Algorithm default when undefined. */
+  level?: number | undefined;
+}
+
+const LEVELS: Record<Exclude<CompressionAlgorithm, 'none'>, [number, number]> = { gzip: [1, 9], zstd: [1, 19] };
+
+/** `none`, `gzip`, `gzip:9`, `zstd`, `zstd:19`. */
+export function parseCompression(spec: string): Compression {
+  const [name = '', levelText, ...rest] = spec.trim().toLowerCase().split(':');
+  if (!(COMPRESSION_ALGORITHMS as readonly string[]).includes(name) || rest.length > 0) {
+    throw new UsageError(`Unknown compression "${spec}".`, 'Use none, gzip, gzip:<1-9>, zstd or zstd:<1-19>.');
+  }
+  const algorithm = name as CompressionAlgorithm;
+  if (levelText === undefined) return { algorithm };
+  const level = Number(levelText);
+  const range = algorithm === 'none' ? undefined : LEVELS[algorithm];
+  if (!range || !Number.isInteger(level) || level < range[0] || level > range[1]) {
+    throw new UsageError(`Invalid compression level in "${spec}".`, 'Use gzip:<1-9> or zstd:<1-19>; none takes no level.');
+  }
+  return { algorithm, level };
+}
+
+export function compressionExtension(algorithm: CompressionAlgorithm): string {
+  return algorithm === 'gzip' ? '.gz' : algorithm === 'zstd' ? '.zst' : '';
+}
+
+type ZstdModule = typeof import('zstd-napi');
+let zstdModule: Promise<ZstdModule | undefined> | undefined;
+
+/** zstd-napi is a native addon: when its build is missing, zstd is unavailable rather than a crash. */
+export function loadZstd(): Promise<ZstdModule | undefined> {
+  zstdModule ??= import('zstd-napi').then(
+    (m) => m,
+    () => undefined,
+  );
+  return zstdModule;
+}
+
+/**
+ * The compression actually used: zstd degrades to gzip (with a warning) when its native module is missing.
+ */
+export async function availableCompression(wanted: Compression, warn: (message: string) => void): Promise<Compression> {
+  if (wanted.algorithm !== 'zstd' || (await loadZstd())) return wanted;
+  warn('zstd is unavailable (the zstd-napi native module did not load); compressing with gzip instead.');
+  return { algorithm: 'gzip' };
+}
+
+export async function createCompressor(compression: Compression): Promise<Transform | undefined> {
+  switch (compression.algorithm) {
+    case 'none':
+      return undefined;
+    case 'gzip':
+      return zlib.createGzip({ level: compression.level ?? 6 });
+    case 'zstd': {
+      const zstd = await loadZstd();
+      if (!zstd) throw new DbguardError('zstd is unavailable: the zstd-napi native module did not load.');
+      return new zstd.CompressStream({ compressionLevel: compression.level ?? 3 });
+    }
+  }
+}
+
+export async function createDecompressor(algorithm: CompressionAlgorithm): Promise<Transform | undefined> {
+  switch (algorithm) {
+    case 'none':
+      return undefined;
+    case 'gzip':
+      return zlib.createGunzip();
+    case 'zstd': {
+      const zstd = await loadZstd();
+      if (!zstd) {
+        throw new DbguardError('This backup is zstd-compressed and the zstd-napi native module did not load.', {
+          hint: 'Reinstall dbguard so zstd-napi builds (needs python3, make, g++), or decompress by hand: zstd -d <file>.',
+        });
+      }
+      return new zstd.DecompressStream();
+    }
+  }
+}
