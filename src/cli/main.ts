@@ -4,6 +4,8 @@ import pc from 'picocolors';
 import { DbguardError, ExitCode } from '../errors.js';
 import { DBGUARD_VERSION } from '../version.js';
 import { registerBackup } from './commands/backup.js';
+import { registerConfig } from './commands/config.js';
+import { registerKey } from './commands/key.js';
 import { registerList } from './commands/list.js';
 import { registerRestore } from './commands/restore.js';
 import { registerShow } from './commands/show.js';
@@ -27,6 +29,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerShow(program, ctx);
   registerVerify(program, ctx);
   registerRestore(program, ctx);
+  registerKey(program, ctx);
+  registerConfig(program, ctx);
   return program;
 }
 
