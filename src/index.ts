@@ -8,6 +8,8 @@ import { type DatabaseTarget, locateDatabaseUrl, parseDatabaseUrl } from './conf
 
 export { backup, DEFAULT_BACKUP_DIR, type BackupOptions, type BackupResult } from './core/backup.js';
 export { listBackups, showBackup, type ListOptions } from './core/list.js';
+export { prune, type PruneOptions, type PruneResult, type PruneDecision } from './core/prune.js';
+export { decideRetention, DEFAULT_RETENTION_POLICIES, type RetentionPolicies, type RetentionPolicy } from './core/retention.js';
 export { verifyBackup, type VerifyOptions, type VerifyResult } from './core/verify.js';
 export { restore, type RestoreOptions, type RestorePlan, type RestoreResult, type RestoreStep } from './core/restore.js';
 export { BACKUP_TYPES, type BackupManifest, type BackupType, type StoredBackup, type Verification } from './core/manifest.js';

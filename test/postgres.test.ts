@@ -85,7 +85,7 @@ describe('PostgreSQL', () => {
     expect(restored.code).toBe(3);
     expect(restored.stderr).toMatch(/corrupted: its checksum does not match/);
     expect(await snapshotContent(db.name)).toEqual(damaged);
-    expect(readdirSync(path.join(cwd, 'backups'))).toEqual(['manual']); // no safety backup either: nothing was started
+    expect(readdirSync(path.join(cwd, 'backups'))).not.toContain('pre-restore'); // no safety backup either: nothing was started
 
     const verified = await runCli(['verify', manifest.id], { cwd });
     expect(verified.code).toBe(1);
@@ -190,11 +190,13 @@ describe('PostgreSQL', () => {
     const malformed = await runCli(['backup', '--db', `postgresql://u:${encoded}@[bad/x`], { cwd });
     expect(malformed.code).toBe(2);
 
-    const manifests = readdirSync(path.join(cwd, 'backups'), { recursive: true })
+    // Manifests, and the attempt history that records the failed (wrong password) attempt's error.
+    const jsonFiles = readdirSync(path.join(cwd, 'backups'), { recursive: true })
       .map(String)
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => readFileSync(path.join(cwd, 'backups', f), 'utf8'));
-    expect(manifests.length).toBe(2);
+      .filter((f) => f.endsWith('.json'));
+    expect(jsonFiles.filter((f) => !f.startsWith('.dbguard')).length).toBe(2);
+    const manifests = jsonFiles.map((f) => readFileSync(path.join(cwd, 'backups', f), 'utf8'));
+    expect(manifests.join('\n')).toMatch(/rejected user/);
     const everything = [backedUp.stdout, backedUp.stderr, restored.stdout, restored.stderr, wrong.stderr, malformed.stderr, ...manifests, ...seenArgs].join('\n');
     for (const secret of secrets) expect(everything).not.toContain(secret);
   });

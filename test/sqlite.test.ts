@@ -15,6 +15,7 @@ interface ManifestJson {
   file: string;
   tables: Record<string, number>;
   format: string;
+  compression: string;
 }
 
 describe('SQLite', () => {
@@ -28,8 +29,8 @@ describe('SQLite', () => {
     expect(backedUp.code, backedUp.stderr).toBe(0);
     const manifest = parseJson<ManifestJson>(backedUp);
     expect(manifest.tables).toEqual({ lines: 6000, orders: 2000, 'user profiles': 100 });
-    expect(manifest.format).toBe('sqlite');
-    expect(readFileSync(manifest.file).subarray(0, 15).toString()).toBe('SQLite format 3');
+    expect(manifest).toMatchObject({ format: 'sqlite', compression: 'zstd' });
+    expect(readFileSync(manifest.file).readUInt32LE(0)).toBe(0xfd2fb528); // zstd frame magic
 
     sqliteExec(db, 'DELETE FROM lines; DROP TABLE "user profiles"; UPDATE orders SET note = NULL');
     const restored = await runCli(['restore', 'latest', '--yes'], { cwd });
@@ -49,7 +50,7 @@ describe('SQLite', () => {
       let snapshotOrdersCount = 0;
       try {
         await new Promise<void>((resolve) => writer.stdout.once('data', () => resolve()));
-        const backedUp = await runCli(['backup', '--json', '--db', db], { cwd });
+        const backedUp = await runCli(['backup', '--json', '--db', db, '--compress', 'none'], { cwd });
         expect(backedUp.code, backedUp.stderr).toBe(0);
         const manifest = parseJson<ManifestJson>(backedUp);
 
@@ -117,7 +118,7 @@ describe('SQLite', () => {
     const db = createSqliteDb(cwd, { orders: 10 });
     const manifest = parseJson<ManifestJson & { sha256: string; size: number }>(await runCli(['backup', '--json', '--db', db], { cwd }));
     // Same bytes as written, but the manifest claims other counts: verification must compare, not trust.
-    const manifestPath = manifest.file.replace(/\.sqlite$/, '.json');
+    const manifestPath = path.join(path.dirname(manifest.file), `${manifest.id}.json`);
     const stored = JSON.parse(readFileSync(manifestPath, 'utf8'));
     stored.tables.orders = 11;
     writeFileSync(manifestPath, JSON.stringify(stored));

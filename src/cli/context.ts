@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import pc from 'picocolors';
 import { type DatabaseTarget, locateDatabaseUrl, parseDatabaseUrl } from '../config/database-url.js';
 import { type DbguardConfig, loadConfig } from '../config/config-file.js';
-import { DEFAULT_BACKUP_DIR } from '../core/backup.js';
+import { DEFAULT_BACKUP_DIR } from '../core/defaults.js';
 import { BACKUP_TYPES } from '../core/manifest.js';
 
 /** Everything a command needs from the outside world, passed in so tests need no mocks. */

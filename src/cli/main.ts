@@ -7,6 +7,7 @@ import { registerBackup } from './commands/backup.js';
 import { registerConfig } from './commands/config.js';
 import { registerKey } from './commands/key.js';
 import { registerList } from './commands/list.js';
+import { registerPrune } from './commands/prune.js';
 import { registerRestore } from './commands/restore.js';
 import { registerShow } from './commands/show.js';
 import { registerVerify } from './commands/verify.js';
@@ -29,6 +30,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerShow(program, ctx);
   registerVerify(program, ctx);
   registerRestore(program, ctx);
+  registerPrune(program, ctx);
   registerKey(program, ctx);
   registerConfig(program, ctx);
   return program;

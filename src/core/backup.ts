@@ -12,7 +12,11 @@ import { type EncryptionKeys, encryptStream, hasEncryptionKeys, validateRecipien
 import { LocalBackupStore, type Reservation } from '../storage/local-store.js';
 import { DBGUARD_VERSION } from '../version.js';
 import { chain } from './codec.js';
+import { DEFAULT_BACKUP_DIR } from './defaults.js';
 import { backupIdCandidates } from './ids.js';
+import { prune } from './prune.js';
+import { type RetentionPolicies, retentionDatabaseKey } from './retention.js';
+import { DEFAULT_SIZE_WARNING_MB, storageWarnings } from './storage-warnings.js';
 import { type BackupManifest, type BackupType, MANIFEST_SCHEMA_VERSION, type StoredBackup } from './manifest.js';
 
 export interface BackupOptions {
@@ -37,14 +41,22 @@ export interface BackupOptions {
   onProgress?: ((bytes: number) => void) | undefined;
   now?: (() => Date) | undefined;
   engine?: DatabaseEngine | undefined;
+  /** Prune by these policies after a successful backup (default policies when omitted); false disables it. */
+  retention?: { policies?: RetentionPolicies | undefined; timeZone?: string | undefined } | false | undefined;
+  /** Warn when the backups folder grows past this size (default 1 GB). */
+  sizeWarningBytes?: number | undefined;
 }
 
 export interface BackupResult extends StoredBackup {
   /** Leftovers of interrupted runs removed before this backup. */
   cleanedUp: string[];
+  /** Backups deleted by the retention policy afterwards. */
+  pruned: string[];
+  /** Folder size over the warning size, disk nearly full. */
+  warnings: string[];
 }
 
-export const DEFAULT_BACKUP_DIR = 'backups';
+export { DEFAULT_BACKUP_DIR } from './defaults.js';
 
 /**
  * Takes a backup: dumps through the checksum into a temporary file, fsyncs, renames, then writes the manifest.
@@ -54,6 +66,33 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
   const engine = options.engine ?? engineFor(options.target);
   const store = new LocalBackupStore(path.resolve(options.dir ?? DEFAULT_BACKUP_DIR));
   const now = options.now ?? (() => new Date());
+  const databaseKey = retentionDatabaseKey({ engine: engine.kind, database: engine.identity() });
+  let taken: StoredBackup & { cleanedUp: string[] };
+  try {
+    taken = await takeBackup(engine, store, now, options);
+  } catch (error) {
+    if (!options.signal?.aborted) {
+      await store.recordAttempt(databaseKey, { at: now().toISOString(), ok: false, error: (error as Error).message }).catch(() => {});
+    }
+    throw error;
+  }
+  await store.recordAttempt(databaseKey, { at: taken.manifest.createdAt, ok: true });
+  const pruned =
+    options.retention === false
+      ? []
+      : (await prune({ dir: store.root, policies: options.retention?.policies, timeZone: options.retention?.timeZone, now })).deleted;
+  const { backups } = await store.list();
+  const totalBytes = backups.reduce((sum, b) => sum + b.manifest.size, 0);
+  const warnings = await storageWarnings(store.root, totalBytes, taken.manifest.size, options.sizeWarningBytes ?? DEFAULT_SIZE_WARNING_MB * 1024 * 1024);
+  return { ...taken, pruned, warnings };
+}
+
+async function takeBackup(
+  engine: DatabaseEngine,
+  store: LocalBackupStore,
+  now: () => Date,
+  options: BackupOptions,
+): Promise<StoredBackup & { cleanedUp: string[] }> {
   const type = options.type ?? 'manual';
 
   const encryption = hasEncryptionKeys(options.encryption) ? { ...options.encryption, recipients: validateRecipients(options.encryption.recipients) } : undefined;

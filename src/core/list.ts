@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { LocalBackupStore, type StoreProblem } from '../storage/local-store.js';
-import { DEFAULT_BACKUP_DIR } from './backup.js';
+import { DEFAULT_BACKUP_DIR } from './defaults.js';
 import { findBackup } from './find-backup.js';
 import type { BackupType, StoredBackup } from './manifest.js';
 

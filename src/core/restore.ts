@@ -8,7 +8,8 @@ import { digestFile } from '../pipeline/digest.js';
 import type { DecryptionKeys, EncryptionKeys } from '../pipeline/encryption.js';
 import { assertDecryptable, plainSource } from './codec.js';
 import { LocalBackupStore } from '../storage/local-store.js';
-import { DEFAULT_BACKUP_DIR, backup } from './backup.js';
+import { backup } from './backup.js';
+import { DEFAULT_BACKUP_DIR } from './defaults.js';
 import { findBackup } from './find-backup.js';
 import type { BackupManifest, BackupType, StoredBackup } from './manifest.js';
 import { compareTableCounts, resolveTableNames } from './table-counts.js';
@@ -70,6 +71,15 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const started = performance.now();
   const store = new LocalBackupStore(path.resolve(options.dir ?? DEFAULT_BACKUP_DIR));
   const stored = await findBackup(store, options.ref, { type: options.type });
+  const release = await store.markReading(stored.manifest.id);
+  try {
+    return await restoreStored(store, stored, options, started);
+  } finally {
+    await release();
+  }
+}
+
+async function restoreStored(store: LocalBackupStore, stored: StoredBackup, options: RestoreOptions, started: number): Promise<RestoreResult> {
   const { manifest } = stored;
   if (manifest.engine !== options.target.engine) {
     throw new UsageError(`Backup ${manifest.id} is a ${manifest.engine} backup; the target ${options.target.display} is ${options.target.engine}.`);
@@ -102,6 +112,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
       description: `Taken automatically before restoring ${manifest.id}`,
       compression: options.safetyBackup?.compression,
       encryption: options.safetyBackup?.encryption,
+      retention: false,
     });
     safetyBackupId = safety.manifest.id;
     options.onStep?.({ step: 'safety-backup', id: safetyBackupId });

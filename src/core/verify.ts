@@ -7,7 +7,7 @@ import { digestFile } from '../pipeline/digest.js';
 import type { DecryptionKeys } from '../pipeline/encryption.js';
 import { plainSource } from './codec.js';
 import { LocalBackupStore } from '../storage/local-store.js';
-import { DEFAULT_BACKUP_DIR } from './backup.js';
+import { DEFAULT_BACKUP_DIR } from './defaults.js';
 import { findBackup } from './find-backup.js';
 import type { BackupType, StoredBackup, Verification } from './manifest.js';
 import { compareTableCounts } from './table-counts.js';

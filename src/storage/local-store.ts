@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { DbguardError } from '../errors.js';
 import { BACKUP_TYPES, type BackupManifest, type BackupType, type StoredBackup, parseManifest } from '../core/manifest.js';
-import { commitFile, ensurePrivateDir, isProcessAlive, writeFileAtomic } from './fs-atomic.js';
+import { commitFile, ensurePrivateDir, fsyncDir, isProcessAlive, writeFileAtomic } from './fs-atomic.js';
 
 /** A backup being written: its id is taken, its files are not listed until `commit`. */
 export interface Reservation {
@@ -25,6 +25,8 @@ export interface StoreProblem {
 }
 
 const MARKER = '.inprogress';
+/** Bookkeeping that is not a backup: attempt history and markers of backups being read. */
+const STATE_DIR = '.dbguard';
 const LEFTOVER = /\.(partial|scratch)$/;
 
 /**
@@ -75,6 +77,51 @@ export class LocalBackupStore {
     );
     if (!(await exists(reservation.manifestPath))) await fs.rm(reservation.finalPath, { force: true });
     await fs.rm(reservation.markerPath, { force: true });
+  }
+
+  /** Deletes a backup: the manifest first, so a crash midway leaves a file that no longer lists. */
+  async remove(stored: StoredBackup): Promise<void> {
+    await fs.rm(stored.manifestPath, { force: true });
+    await fs.rm(stored.file, { force: true });
+    await fsyncDir(path.dirname(stored.file));
+  }
+
+  /** Remembers the outcome of the latest backup attempt per database (retention stops after a failure). */
+  async recordAttempt(databaseKey: string, attempt: { at: string; ok: boolean; error?: string }): Promise<void> {
+    if (!(await exists(this.root))) return; // no backups yet: nothing to protect, and nothing is written
+    const attempts = await this.readAttempts();
+    attempts[databaseKey] = attempt;
+    await ensurePrivateDir(path.join(this.root, STATE_DIR));
+    await writeFileAtomic(path.join(this.root, STATE_DIR, 'attempts.json'), `${JSON.stringify(attempts, null, 2)}\n`);
+  }
+
+  async readAttempts(): Promise<Record<string, { at: string; ok: boolean; error?: string }>> {
+    try {
+      return JSON.parse(await fs.readFile(path.join(this.root, STATE_DIR, 'attempts.json'), 'utf8'));
+    } catch {
+      return {};
+    }
+  }
+
+  /** Marks a backup as being read (by a restore) until `release`: pruning never deletes it meanwhile. */
+  async markReading(id: string): Promise<() => Promise<void>> {
+    const dir = path.join(this.root, STATE_DIR, 'reading');
+    await ensurePrivateDir(dir);
+    const marker = path.join(dir, `${id}.${process.pid}`);
+    await fs.writeFile(marker, '', { mode: 0o600 });
+    return () => fs.rm(marker, { force: true });
+  }
+
+  /** Ids of backups a live process is reading. */
+  async idsBeingRead(): Promise<Set<string>> {
+    const names = await readdirIfExists(path.join(this.root, STATE_DIR, 'reading'));
+    const ids = new Set<string>();
+    for (const name of names) {
+      const [id, pid] = [name.slice(0, name.lastIndexOf('.')), Number(name.slice(name.lastIndexOf('.') + 1))];
+      if (isProcessAlive(pid)) ids.add(id);
+      else await fs.rm(path.join(this.root, STATE_DIR, 'reading', name), { force: true });
+    }
+    return ids;
   }
 
   async updateManifest(stored: StoredBackup, manifest: BackupManifest): Promise<StoredBackup> {

@@ -14,6 +14,7 @@ interface BackupCliOptions extends CommonOptions {
   description?: string;
   compress?: string;
   encrypt: boolean;
+  prune: boolean;
 }
 
 export function registerBackup(program: Command, ctx: CliContext): void {
@@ -24,7 +25,8 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     .option('--label <text>', 'short label, added to the backup id')
     .option('--description <text>', 'free text stored in the manifest')
     .option('--compress <spec>', 'none | gzip[:1-9] | zstd[:1-19] (default: zstd for SQLite, pg_dump\'s own for PostgreSQL)')
-    .option('--no-encrypt', 'do not encrypt, even when recipients or a passphrase are configured');
+    .option('--no-encrypt', 'do not encrypt, even when recipients or a passphrase are configured')
+    .option('--no-prune', 'do not apply the retention policy after the backup');
   addDbOption(command);
   addDirOption(command);
   addJsonOption(command);
@@ -48,6 +50,9 @@ export function registerBackup(program: Command, ctx: CliContext): void {
         compression: compressionSpec === undefined ? undefined : parseCompression(compressionSpec),
         encryption: options.encrypt ? encryptionKeys(ctx, settings) : undefined,
         onWarning: (message) => info(ctx, `warning: ${message}`),
+        retention:
+          options.prune && settings.prune?.afterBackup !== false ? { policies: settings.retention, timeZone: settings.prune?.timeZone } : false,
+        sizeWarningBytes: settings.sizeWarningMB === undefined ? undefined : settings.sizeWarningMB * 1024 * 1024,
         signal,
         onProgress: (bytes) => progress.update(bytes),
       }),
@@ -55,6 +60,10 @@ export function registerBackup(program: Command, ctx: CliContext): void {
 
     if (result.cleanedUp.length > 0 && !options.json) {
       info(ctx, `Removed ${result.cleanedUp.length} leftover file(s) of interrupted backups.`);
+    }
+    for (const warning of result.warnings) info(ctx, `warning: ${warning}`);
+    if (result.pruned.length > 0 && !options.json) {
+      info(ctx, `Retention policy: deleted ${result.pruned.length} old backup(s) (see \`dbguard prune --dry-run\`).`);
     }
     if (options.json) {
       printJson(ctx, { ...result.manifest, file: result.file });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/config-file.js';
 import { locateDatabaseUrl, parseDatabaseUrl } from '../../config/database-url.js';
-import { DEFAULT_BACKUP_DIR } from '../../core/backup.js';
+import { DEFAULT_BACKUP_DIR } from '../../core/defaults.js';
 import { resolveRetentionPolicies } from '../../core/retention.js';
 import { DbguardError } from '../../errors.js';
 import { type CliContext, backupDir, print, printJson } from '../context.js';
