@@ -5,6 +5,7 @@ import { DbguardError, ExitCode } from '../errors.js';
 import { DBGUARD_VERSION } from '../version.js';
 import { registerBackup } from './commands/backup.js';
 import { registerConfig } from './commands/config.js';
+import { registerGuard } from './commands/guard.js';
 import { registerKey } from './commands/key.js';
 import { registerList } from './commands/list.js';
 import { registerPrune } from './commands/prune.js';
@@ -30,6 +31,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerShow(program, ctx);
   registerVerify(program, ctx);
   registerRestore(program, ctx);
+  registerGuard(program, ctx);
   registerPrune(program, ctx);
   registerKey(program, ctx);
   registerConfig(program, ctx);

@@ -1,0 +1,212 @@
+import path from 'node:path';
+import { hasFlag, hasOption, matchesSubcommand, optionValues, parseArgs } from './args.js';
+import type { StdinSource } from './shell.js';
+import type { Finding, Verdict } from './types.js';
+
+/** A resolved command: the real tool after wrappers, runners and scripts are seen through. */
+export interface Invocation {
+  /** Canonical tool name (`prisma`, `psql`, `docker-compose`, ...). */
+  tool: string;
+  args: string[];
+  cwd: string;
+  stdin: StdinSource[];
+}
+
+export interface InspectContext {
+  /** Findings for SQL that arrives as text, from files, or from a command we cannot see into. */
+  sql(sources: StdinSource[], client: string): Finding[];
+}
+
+type Sub = ReadonlyArray<string | readonly string[]>;
+
+/** First matching rule of a tool wins, so the more specific rules come first. */
+export type ToolRule = {
+  rule: string;
+  tools: readonly string[];
+  sub?: Sub;
+  anyFlag?: readonly string[];
+  noFlag?: readonly string[];
+} & ({ verdict: Verdict; message: string } | { inspect: (inv: Invocation, ctx: InspectContext) => Finding[] });
+
+const TYPEORM = ['typeorm', 'typeorm-ts-node-commonjs', 'typeorm-ts-node-esm'];
+const DRIZZLE_PUSH = ['push', 'push:pg', 'push:mysql', 'push:sqlite'];
+
+export const TOOL_RULES: readonly ToolRule[] = [
+  // Prisma
+  { rule: 'prisma-migrate-reset', tools: ['prisma'], sub: ['migrate', 'reset'], verdict: 'block', message: 'drops the database and re-applies every migration: all rows are deleted' },
+  { rule: 'prisma-db-push-force-reset', tools: ['prisma'], sub: ['db', 'push'], anyFlag: ['--force-reset'], verdict: 'block', message: 'resets the database before pushing the schema: all rows are deleted' },
+  { rule: 'prisma-db-push-accept-data-loss', tools: ['prisma'], sub: ['db', 'push'], anyFlag: ['--accept-data-loss'], verdict: 'block', message: 'pushes schema changes that drop columns or tables, without asking' },
+  { rule: 'prisma-db-push', tools: ['prisma'], sub: ['db', 'push'], verdict: 'backup', message: 'changes the database schema' },
+  { rule: 'prisma-db-execute', tools: ['prisma'], sub: ['db', 'execute'], inspect: prismaDbExecute },
+  { rule: 'prisma-migrate-dev', tools: ['prisma'], sub: ['migrate', 'dev'], noFlag: ['--create-only'], verdict: 'backup', message: 'applies migrations to the database (and may offer to reset it)' },
+  { rule: 'prisma-migrate-deploy', tools: ['prisma'], sub: ['migrate', 'deploy'], verdict: 'backup', message: 'applies pending migrations to the database' },
+  // Drizzle
+  { rule: 'drizzle-kit-push-force', tools: ['drizzle-kit'], sub: [DRIZZLE_PUSH], anyFlag: ['--force'], verdict: 'block', message: 'pushes the schema and accepts data loss without asking' },
+  { rule: 'drizzle-kit-push', tools: ['drizzle-kit'], sub: [DRIZZLE_PUSH], verdict: 'backup', message: 'pushes schema changes to the database' },
+  { rule: 'drizzle-kit-migrate', tools: ['drizzle-kit'], sub: ['migrate'], verdict: 'backup', message: 'applies migrations to the database' },
+  // TypeORM
+  { rule: 'typeorm-schema-drop', tools: TYPEORM, sub: ['schema:drop'], verdict: 'block', message: 'drops every table in the database' },
+  { rule: 'typeorm-schema-sync', tools: TYPEORM, sub: ['schema:sync'], verdict: 'backup', message: 'synchronizes the schema with the entities (columns missing from them are dropped)' },
+  { rule: 'typeorm-migration-run', tools: TYPEORM, sub: [['migration:run', 'migration:revert']], verdict: 'backup', message: 'runs migrations against the database' },
+  // Sequelize
+  { rule: 'sequelize-db-drop', tools: ['sequelize'], sub: ['db:drop'], verdict: 'block', message: 'drops the database' },
+  { rule: 'sequelize-undo-all', tools: ['sequelize'], sub: ['db:migrate:undo:all'], verdict: 'block', message: 'reverts every migration, dropping what they created' },
+  { rule: 'sequelize-migrate', tools: ['sequelize'], sub: [['db:migrate', 'db:migrate:undo', 'db:seed:undo', 'db:seed:undo:all']], verdict: 'backup', message: 'changes the database schema or data' },
+  // Knex
+  { rule: 'knex-rollback-all', tools: ['knex'], sub: ['migrate:rollback'], anyFlag: ['--all'], verdict: 'block', message: 'rolls back every migration batch, dropping what they created' },
+  { rule: 'knex-migrate', tools: ['knex'], sub: [['migrate:latest', 'migrate:up', 'migrate:down', 'migrate:rollback', 'seed:run']], verdict: 'backup', message: 'changes the database schema or data' },
+  // node-pg-migrate
+  { rule: 'node-pg-migrate-down', tools: ['node-pg-migrate'], sub: [['down', 'redo']], verdict: 'block', message: 'runs down migrations, which drop tables and columns' },
+  { rule: 'node-pg-migrate-up', tools: ['node-pg-migrate'], sub: ['up'], verdict: 'backup', message: 'applies migrations to the database' },
+  // Supabase
+  { rule: 'supabase-db-reset', tools: ['supabase'], sub: ['db', 'reset'], verdict: 'block', message: 'recreates the database: all rows are deleted' },
+  { rule: 'supabase-stop-no-backup', tools: ['supabase'], sub: ['stop'], anyFlag: ['--no-backup'], verdict: 'block', message: 'stops the local stack and deletes its data volumes' },
+  { rule: 'supabase-migration-down', tools: ['supabase'], sub: ['migration', 'down'], verdict: 'block', message: 'reverts migrations and resets the local database' },
+  { rule: 'supabase-db-push', tools: ['supabase'], sub: [['db', 'migration'], ['push', 'up']], verdict: 'backup', message: 'applies migrations to the database' },
+  // Database clients and tools
+  { rule: 'dropdb', tools: ['dropdb'], verdict: 'block', message: 'drops a whole PostgreSQL database' },
+  { rule: 'mysqladmin-drop', tools: ['mysqladmin'], sub: ['drop'], verdict: 'block', message: 'drops a whole MySQL database' },
+  { rule: 'pg-restore', tools: ['pg_restore'], inspect: pgRestore },
+  { rule: 'psql', tools: ['psql'], inspect: psql },
+  { rule: 'sqlite3', tools: ['sqlite3'], inspect: sqlite3 },
+  { rule: 'mysql', tools: ['mysql'], inspect: mysql },
+  // Files and containers
+  { rule: 'rm-database-file', tools: ['rm'], inspect: removeFiles },
+  { rule: 'find-delete-database-file', tools: ['find'], inspect: findDelete },
+  { rule: 'docker-compose-down-volumes', tools: ['docker-compose'], sub: ['down'], anyFlag: ['-v', '--volumes'], verdict: 'block', message: 'removes the volumes that hold the database data' },
+  { rule: 'docker-volume-prune', tools: ['docker'], sub: [['volume', 'system'], 'prune'], inspect: dockerPrune },
+  { rule: 'docker-volume-rm', tools: ['docker'], sub: ['volume', ['rm', 'remove']], inspect: dockerVolumeRm },
+];
+
+/** Command names that reach a canonical tool. */
+export const TOOL_ALIASES: Record<string, string> = {
+  'sequelize-cli': 'sequelize',
+  mariadb: 'mysql',
+  unlink: 'rm',
+};
+
+/** npm package names whose binary has another name. */
+export const PACKAGE_BINS: Record<string, string> = {
+  'sequelize-cli': 'sequelize',
+  '@mikro-orm/cli': 'mikro-orm',
+};
+
+export const GUARDED_TOOLS: ReadonlySet<string> = new Set(TOOL_RULES.flatMap((r) => r.tools));
+
+export function canonicalTool(command: string): string {
+  const name = path.basename(command);
+  return TOOL_ALIASES[name] ?? name;
+}
+
+/** The findings for one resolved command: the first rule of its tool that matches. */
+export function evaluate(inv: Invocation, ctx: InspectContext): Finding[] {
+  if (inv.args.includes('--help') || inv.args.includes('--version')) return [];
+  for (const rule of TOOL_RULES) {
+    if (!rule.tools.includes(inv.tool)) continue;
+    if (rule.sub && !matchesSubcommand(inv.args, rule.sub)) continue;
+    if (rule.anyFlag && !rule.anyFlag.some((f) => hasFlag(inv.args, f))) continue;
+    if (rule.noFlag?.some((f) => hasFlag(inv.args, f))) continue;
+    if ('inspect' in rule) return rule.inspect(inv, ctx).map((f) => ({ ...f, rule: f.rule || rule.rule }));
+    return [{ rule: rule.rule, verdict: rule.verdict, message: rule.message }];
+  }
+  return [];
+}
+
+function files(paths: string[], cwd: string): StdinSource[] {
+  return paths.map((p) => (p === '-' ? { kind: 'opaque', command: 'standard input' } : { kind: 'file', path: path.resolve(cwd, p) }));
+}
+
+function prismaDbExecute(inv: Invocation, ctx: InspectContext): Finding[] {
+  const parsed = parseArgs(inv.args, { withValue: ['--file', '--schema', '--url', '--config'] });
+  const sources = hasOption(parsed, '--stdin') ? inv.stdin : files(optionValues(parsed, '--file'), inv.cwd);
+  if (sources.length === 0) return [{ rule: 'prisma-db-execute', verdict: 'backup', message: 'runs SQL that cannot be seen from the command line' }];
+  return ctx.sql(sources, 'prisma db execute');
+}
+
+const PSQL_VALUES = ['-c', '--command', '-d', '--dbname', '-f', '--file', '-F', '--field-separator', '-h', '--host', '-L', '--log-file', '-o', '--output', '-p', '--port', '-P', '--pset', '-R', '--record-separator', '-T', '--table-attr', '-U', '--username', '-v', '--set', '--variable'];
+
+function psql(inv: Invocation, ctx: InspectContext): Finding[] {
+  const parsed = parseArgs(inv.args, { withValue: PSQL_VALUES });
+  if (hasOption(parsed, '-l', '--list')) return [];
+  const sources: StdinSource[] = [];
+  for (const { name, value } of parsed.options) {
+    if (value === undefined) continue;
+    if (name === '-c' || name === '--command') sources.push({ kind: 'text', text: value });
+    if (name === '-f' || name === '--file') sources.push(...(value === '-' ? inv.stdin : files([value], inv.cwd)));
+  }
+  return ctx.sql(withIncludes(sources.length > 0 ? sources : inv.stdin, inv.cwd), 'psql');
+}
+
+const SQLITE_VALUES = ['-cmd', '-init', '-separator', '-nullvalue', '-newline', '-mmap', '-vfs', '-maxsize', '-pagecache', '-lookaside', '-heap'];
+
+function sqlite3(inv: Invocation, ctx: InspectContext): Finding[] {
+  const parsed = parseArgs(inv.args, { withValue: SQLITE_VALUES, singleDashLong: true });
+  if (hasOption(parsed, '-readonly')) return [];
+  const statements = [...optionValues(parsed, '-cmd'), ...parsed.positionals.slice(1)];
+  const sources: StdinSource[] = [...files(optionValues(parsed, '-init'), inv.cwd)];
+  const input: StdinSource[] = statements.length > 0 ? statements.map((text) => ({ kind: 'text', text })) : inv.stdin;
+  return ctx.sql(withIncludes([...sources, ...input], inv.cwd), 'sqlite3');
+}
+
+/** Client commands that run SQL from a file: sqlite3 `.read`, psql `\i` and `\include`, mysql `source x.sql` and `\. x.sql`. */
+const INCLUDE = /^\s*(?:(?:\.read|\\i|\\ir|\\include|\\include_relative|\\\.)\s+(?:'([^']*)'|"([^"]*)"|([^\s;]+))|source\s+(\S+\.sql))\s*;?\s*$/gim;
+
+function withIncludes(sources: StdinSource[], cwd: string): StdinSource[] {
+  return sources.flatMap((source) => {
+    if (source.kind !== 'text') return [source];
+    const paths = [...source.text.matchAll(INCLUDE)].map((m) => m[1] ?? m[2] ?? m[3] ?? m[4] ?? '');
+    return [source, ...files(paths, cwd)];
+  });
+}
+
+const MYSQL_VALUES = ['-e', '--execute', '-u', '--user', '-h', '--host', '-P', '--port', '-D', '--database', '-S', '--socket', '--default-character-set', '--login-path'];
+
+function mysql(inv: Invocation, ctx: InspectContext): Finding[] {
+  const parsed = parseArgs(inv.args, { withValue: MYSQL_VALUES, attachedOnly: ['-p'] });
+  const statements = optionValues(parsed, '-e', '--execute');
+  return ctx.sql(withIncludes(statements.length > 0 ? statements.map((text) => ({ kind: 'text', text })) : inv.stdin, inv.cwd), 'mysql');
+}
+
+const PG_RESTORE_VALUES = ['-d', '--dbname', '-f', '--file', '-F', '--format', '-h', '--host', '-p', '--port', '-U', '--username', '-j', '--jobs', '-n', '--schema', '-N', '--exclude-schema', '-t', '--table', '-T', '--trigger', '-I', '--index', '-P', '--function', '-L', '--use-list', '-S', '--superuser', '--role'];
+
+function pgRestore(inv: Invocation): Finding[] {
+  const parsed = parseArgs(inv.args, { withValue: PG_RESTORE_VALUES });
+  if (optionValues(parsed, '-d', '--dbname').length === 0) return [];
+  if (hasOption(parsed, '-c', '--clean')) {
+    return [{ rule: 'pg-restore-clean', verdict: 'block', message: 'drops the existing objects of a live database before restoring into it' }];
+  }
+  return [{ rule: 'pg-restore', verdict: 'backup', message: 'restores into a live database' }];
+}
+
+const SQLITE_FILE = /\.(db|sqlite|sqlite3|db3|s3db|sl3)(-wal|-shm|-journal)?$/i;
+const DATA_DIRECTORY = /^(pgdata|pg_data|postgres(ql)?[-_]?data|mysql[-_]?data)$/i;
+
+function removeFiles(inv: Invocation): Finding[] {
+  const targets = parseArgs(inv.args).positionals;
+  const databases = targets.filter((t) => SQLITE_FILE.test(t.replace(/\/+$/, '')));
+  const directories = targets.filter((t) => t.split('/').some((segment) => DATA_DIRECTORY.test(segment)));
+  const found: Finding[] = [];
+  if (databases.length > 0) found.push({ rule: 'rm-sqlite-database', verdict: 'block', message: `deletes SQLite database files: ${databases.join(', ')}` });
+  if (directories.length > 0) found.push({ rule: 'rm-database-directory', verdict: 'block', message: `deletes a database data directory: ${directories.join(', ')}` });
+  return found;
+}
+
+/** `find . -name '*.db' -delete`, `find . -name '*.sqlite' -exec rm {} +`. */
+function findDelete(inv: Invocation): Finding[] {
+  const deletes = inv.args.includes('-delete') || inv.args.some((a, i) => (a === '-exec' || a === '-execdir') && canonicalTool(inv.args[i + 1] ?? '') === 'rm');
+  const patterns = inv.args.filter((a) => SQLITE_FILE.test(a));
+  return deletes && patterns.length > 0 ? [{ rule: 'find-delete-database-file', verdict: 'block', message: `deletes SQLite database files matching ${patterns.join(', ')}` }] : [];
+}
+
+const DATABASE_VOLUME = /(postgres|pg|mysql|maria|mongo|sql|db|data)/i;
+
+function dockerVolumeRm(inv: Invocation): Finding[] {
+  const positionals = parseArgs(inv.args).positionals;
+  const names = positionals.slice(positionals.indexOf('volume') + 2).filter((n) => DATABASE_VOLUME.test(n));
+  return names.length > 0 ? [{ rule: 'docker-volume-rm', verdict: 'block', message: `removes Docker volumes that look like database storage: ${names.join(', ')}` }] : [];
+}
+
+function dockerPrune(inv: Invocation): Finding[] {
+  const volumes = inv.args[0] === 'volume' || hasFlag(inv.args, '--volumes');
+  return volumes ? [{ rule: 'docker-volume-prune', verdict: 'block', message: 'removes unused Docker volumes, which may hold database data' }] : [];
+}
