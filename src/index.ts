@@ -16,6 +16,27 @@ export { BACKUP_TYPES, type BackupManifest, type BackupType, type StoredBackup, 
 export { DbguardError, UsageError, RefusedError, ExitCode } from './errors.js';
 export { parseDatabaseUrl, locateDatabaseUrl, redactUrl, type DatabaseTarget } from './config/database-url.js';
 export { DBGUARD_VERSION } from './version.js';
+export {
+  classifyCommand,
+  claudePreToolUse,
+  claudeHookAnswer,
+  guardedRun,
+  scanText,
+  scanStaged,
+  readEnvironmentMarker,
+  writeEnvironmentMarker,
+  readAudit,
+  GUARDED_TOOLS,
+  type ClassifyOptions,
+  type Classification,
+  type Reason,
+  type Verdict,
+  type GuardedRunOptions,
+  type GuardedRunResult,
+  type RunEvent,
+  type AuditEntry,
+  type ScanFinding,
+} from './guard/index.js';
 
 /** The database from `db`, else `DATABASE_URL` in the environment, else in `./.env`. */
 export function resolveDatabase(options: { db?: string; cwd?: string; env?: Record<string, string | undefined> } = {}): DatabaseTarget {

@@ -34,6 +34,8 @@ export interface BackupOptions {
   compression?: Compression | undefined;
   /** age recipients and/or passphrase; the backup is not encrypted when absent. */
   encryption?: EncryptionKeys | undefined;
+  /** Recorded in the manifest of a migration backup. */
+  migration?: BackupManifest['migration'];
   /** Non-fatal notices (e.g. zstd unavailable, fell back to gzip). */
   onWarning?: ((message: string) => void) | undefined;
   signal?: AbortSignal | undefined;
@@ -135,6 +137,7 @@ async function takeBackup(
       tables,
       durationMs: Math.round(performance.now() - started),
       dbguardVersion: DBGUARD_VERSION,
+      ...(options.migration ? { migration: options.migration } : {}),
     };
     options.signal?.throwIfAborted();
     return { ...(await store.commit(reservation, manifest)), cleanedUp };

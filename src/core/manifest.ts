@@ -42,6 +42,8 @@ export const manifestSchema = z
     tables: z.record(z.string(), z.number().int().nonnegative()),
     durationMs: z.number().nonnegative(),
     dbguardVersion: z.string(),
+    /** Migration backups: the tool, the last migration applied before, and those about to run. */
+    migration: z.object({ tool: z.string(), lastApplied: z.string().nullable(), pending: z.array(z.string()) }).optional(),
     verifiedAt: z.iso.datetime().optional(),
     verification: verificationSchema.optional(),
   })

@@ -40,6 +40,8 @@ export interface RestoreOptions {
   decryption?: DecryptionKeys | undefined;
   /** How the pre-restore safety backup is compressed and encrypted (as regular backups are). */
   safetyBackup?: { compression?: Compression | undefined; encryption?: EncryptionKeys | undefined } | undefined;
+  /** Drop the target's tables that are not in the backup too (a migration rollback): see engine RestoreOptions. */
+  exact?: boolean | undefined;
   /** Tables that must exist after the restore. */
   requiredTables?: string[] | undefined;
   /** Called once the checks pass, with the safety backup's progress. */
@@ -121,7 +123,7 @@ async function restoreStored(store: LocalBackupStore, stored: StoredBackup, opti
 
   options.onStep?.({ step: 'restoring' });
   try {
-    await engine.restore(source, { tables });
+    await engine.restore(source, { tables, exact: options.exact ? { backupTables: Object.keys(manifest.tables) } : undefined });
   } catch (error) {
     throw new DbguardError(`Restore failed; the database was left as it was. ${(error as Error).message}`, {
       hint: safetyBackupId ? `A safety backup of the database is in ${safetyBackupId}.` : undefined,

@@ -13,7 +13,7 @@ import {
   spawnPgTool,
   waitForPgTool,
 } from './pg-tools.js';
-import type { DatabaseEngine, Dump, DumpOptions, RestoreOptions, RestoreSource, TableCounts } from './types.js';
+import type { DatabaseEngine, Dump, DumpOptions, ImpactQuery, RestoreOptions, RestoreSource, TableCounts } from './types.js';
 
 const USER_TABLES_SQL = `
   SELECT n.nspname AS schema, c.relname AS name
@@ -105,10 +105,11 @@ export class PostgresEngine implements DatabaseEngine {
     }
   }
 
-  async restore(source: RestoreSource, { tables }: RestoreOptions): Promise<void> {
+  async restore(source: RestoreSource, { tables, exact }: RestoreOptions): Promise<void> {
     const pgEnv = await createPgEnv(this.connection);
     try {
       if (tables && tables.length > 0) await this.restoreTables(source, tables, pgEnv.env);
+      else if (exact) await this.restoreExact(source, exact.backupTables, pgEnv.env);
       else await this.restoreAll(source, pgEnv.env);
     } finally {
       await pgEnv.remove();
@@ -132,17 +133,41 @@ export class PostgresEngine implements DatabaseEngine {
   }
 
   /**
-   * Only the named tables' rows: pg_restore writes their data as SQL (one run per schema), psql runs it after a
-   * TRUNCATE, all in one transaction. The tables' definitions, indexes and other tables are left as they are.
+   * Like restoreAll, and tables that are not in the backup are dropped first, in the same transaction: pg_restore
+   * writes the SQL, psql runs it after the DROPs in one transaction.
    */
-  private async restoreTables(source: RestoreSource, tables: string[], env: NodeJS.ProcessEnv): Promise<void> {
-    const selectors = tables.map(splitQualifiedName);
-    const psql = spawnPgTool(
+  private async restoreExact(source: RestoreSource, backupTables: string[], env: NodeJS.ProcessEnv): Promise<void> {
+    const extra = Object.keys(await this.countRows()).filter((t) => !backupTables.includes(t));
+    const psql = this.spawnPsql(env);
+    const psqlDone = waitForPgTool('psql', psql);
+    const feed = async () => {
+      const quoted = extra.map((t) => splitQualifiedName(t)).map(({ schema, name }) => `${schema ? `${quoteIdent(schema)}.` : ''}${quoteIdent(name)}`);
+      if (quoted.length > 0) psql.stdin!.write(`DROP TABLE IF EXISTS ${quoted.join(', ')} CASCADE;\n`);
+      const args = ['--clean', '--if-exists', '--no-owner', '--file=-'];
+      if (source.kind === 'file') args.push(source.path);
+      const restore = spawnPgTool('pg_restore', args, env, source.kind === 'stream' ? 'pipe' : 'ignore');
+      const restoreDone = waitForPgTool('pg_restore', restore);
+      await Promise.all([runFedByStream(restore.stdin, source, restoreDone, restore), pipeline(restore.stdout!, psql.stdin!)]);
+    };
+    await Promise.all([feed().catch((error) => { psql.kill('SIGTERM'); throw error; }), psqlDone]);
+  }
+
+  private spawnPsql(env: NodeJS.ProcessEnv) {
+    return spawnPgTool(
       'psql',
       ['--no-psqlrc', '--quiet', '--single-transaction', '--set=ON_ERROR_STOP=1', '--no-password', `--dbname=${dbnameConninfo(this.connection.database)}`],
       env,
       'pipe',
     );
+  }
+
+  /**
+   * Only the named tables' rows: pg_restore writes their data as SQL (one run per schema), psql runs it after a
+   * TRUNCATE, all in one transaction. The tables' definitions, indexes and other tables are left as they are.
+   */
+  private async restoreTables(source: RestoreSource, tables: string[], env: NodeJS.ProcessEnv): Promise<void> {
+    const selectors = tables.map(splitQualifiedName);
+    const psql = this.spawnPsql(env);
     const psqlDone = waitForPgTool('psql', psql);
     const feed = async () => {
       const quoted = selectors.map(({ schema, name }) => (schema ? `${quoteIdent(schema)}.${quoteIdent(name)}` : quoteIdent(name)));
@@ -184,6 +209,44 @@ export class PostgresEngine implements DatabaseEngine {
     if (await this.exists()) return false;
     await this.withMaintenanceClient((client) => client.query(`CREATE DATABASE ${client.escapeIdentifier(this.connection.database)}`));
     return true;
+  }
+
+  async selectRows(sql: string): Promise<Array<Record<string, unknown>> | null> {
+    const client = await connectPg(this.connection);
+    try {
+      await client.query('BEGIN READ ONLY');
+      return (await client.query(sql)).rows;
+    } catch (error) {
+      if ((error as { code?: string }).code === '42P01' || (error as { code?: string }).code === '3F000') return null;
+      throw error;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  async execute(sql: string): Promise<void> {
+    const client = await connectPg(this.connection);
+    try {
+      await client.query(`BEGIN; ${sql}; COMMIT`);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  async measure({ table, column, rows }: ImpactQuery): Promise<number | undefined> {
+    const client = await connectPg(this.connection);
+    try {
+      await client.query('BEGIN READ ONLY');
+      const relation = `${table.schema ? `${client.escapeIdentifier(table.schema)}.` : ''}${client.escapeIdentifier(table.name)}`;
+      const where = column && rows !== 'all' ? ` WHERE ${client.escapeIdentifier(column)} IS ${rows === 'null' ? '' : 'NOT '}NULL` : '';
+      const result = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${relation}${where}`);
+      return Number(result.rows[0]!.n);
+    } catch (error) {
+      if (['42P01', '42703', '3F000'].includes((error as { code?: string }).code ?? '')) return undefined;
+      throw error;
+    } finally {
+      await client.end().catch(() => {});
+    }
   }
 
   async integrityProblems(): Promise<string[]> {

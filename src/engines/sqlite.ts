@@ -6,8 +6,8 @@ import { createWriteStream } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { DbguardError } from '../errors.js';
-import { countSqliteRows } from './sqlite-counts.js';
-import type { DatabaseEngine, Dump, DumpOptions, RestoreOptions, RestoreSource, TableCounts } from './types.js';
+import { countSqliteRows, quoteSqliteIdent } from './sqlite-counts.js';
+import type { DatabaseEngine, Dump, DumpOptions, ImpactQuery, RestoreOptions, RestoreSource, TableCounts } from './types.js';
 
 /** How long to wait for another connection's lock; DBGUARD_SQLITE_BUSY_TIMEOUT_MS overrides it. */
 function busyTimeoutMs(): number {
@@ -114,6 +114,40 @@ export class SqliteEngine implements DatabaseEngine {
     }
   }
 
+  async selectRows(sql: string): Promise<Array<Record<string, unknown>> | null> {
+    const db = this.open({ readonly: true });
+    try {
+      return db.prepare(sql).all() as Array<Record<string, unknown>>;
+    } catch (error) {
+      if (/no such table/.test((error as Error).message)) return null;
+      throw error;
+    } finally {
+      db.close();
+    }
+  }
+
+  async execute(sql: string): Promise<void> {
+    const db = this.open({});
+    try {
+      db.transaction(() => db.exec(sql))();
+    } finally {
+      db.close();
+    }
+  }
+
+  async measure({ table, column, rows }: ImpactQuery): Promise<number | undefined> {
+    const db = this.open({ readonly: true });
+    try {
+      const where = column && rows !== 'all' ? ` WHERE ${quoteSqliteIdent(column)} IS ${rows === 'null' ? '' : 'NOT '}NULL` : '';
+      return Number(db.prepare(`SELECT count(*) FROM ${quoteSqliteIdent(table.name)}${where}`).pluck().get());
+    } catch (error) {
+      if (/no such (table|column)/.test((error as Error).message)) return undefined;
+      throw error;
+    } finally {
+      db.close();
+    }
+  }
+
   async exists(): Promise<boolean> {
     return fs.access(this.file).then(
       () => true,
@@ -136,8 +170,14 @@ export class SqliteEngine implements DatabaseEngine {
     };
   }
 
-  private open(options: { readonly?: boolean }): Database.Database {
-    return new Database(this.file, { ...options, fileMustExist: true, timeout: busyTimeoutMs() });
+  /**
+   * Reading connections are read-write with `query_only`: a read-only connection cannot roll back the hot journal a
+   * crashed writer leaves behind, and would fail on exactly the database that needs a backup most.
+   */
+  private open({ readonly }: { readonly?: boolean }): Database.Database {
+    const db = new Database(this.file, { fileMustExist: true, timeout: busyTimeoutMs() });
+    if (readonly) db.pragma('query_only = ON');
+    return db;
   }
 
   private async assertFileExists(): Promise<void> {

@@ -2,6 +2,12 @@ import type { Readable } from 'node:stream';
 
 export type TableCounts = Record<string, number>;
 
+export interface ImpactQuery {
+  table: { schema?: string | undefined; name: string };
+  column?: string | undefined;
+  rows: 'all' | 'non-null' | 'null';
+}
+
 /** A dump in progress: bytes to consume, and counts taken in the same snapshot. */
 export type Dump =
   | {
@@ -31,6 +37,11 @@ export interface DumpOptions {
 export interface RestoreOptions {
   /** Restore only these tables (their data replaced); all when undefined. */
   tables?: string[] | undefined;
+  /**
+   * Also drop the target's tables that are not in the backup (`backupTables`), in the same transaction: the result
+   * is exactly the backup's tables. Used to roll back a failed migration that created tables.
+   */
+  exact?: { backupTables: string[] } | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -56,6 +67,12 @@ export interface DatabaseEngine {
   ensureExists(): Promise<boolean>;
   /** Problems found by the database's own integrity check after a restore (none for PostgreSQL). */
   integrityProblems(): Promise<string[]>;
+  /** Read-only query; null when a table it reads does not exist. */
+  selectRows(sql: string): Promise<Array<Record<string, unknown>> | null>;
+  /** Runs statements that return nothing (dbguard's own `_dbguard` marker table); in one transaction. */
+  execute(sql: string): Promise<void>;
+  /** Rows a destructive statement would touch: all rows, or those whose column is (not) null; undefined if absent. */
+  measure(query: ImpactQuery): Promise<number | undefined>;
   /** An empty throwaway database of the same kind, for restore tests; `drop` removes it. */
   createScratch(): Promise<{ engine: DatabaseEngine; drop(): Promise<void> }>;
 }

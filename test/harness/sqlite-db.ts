@@ -40,7 +40,7 @@ export function sqliteContent(file: string): Record<string, unknown[]> {
 }
 
 export function sqliteQuery<T>(file: string, sql: string): T {
-  const db = new Database(file, { readonly: true });
+  const db = new Database(file, { fileMustExist: true }); // read-write: it may have to roll back a hot journal
   try {
     return db.prepare(sql).get() as T;
   } finally {

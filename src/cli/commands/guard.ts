@@ -6,6 +6,8 @@ import { classifyCommand } from '../../guard/classify.js';
 import { claudePreToolUse } from '../../guard/claude-hook.js';
 import type { Classification } from '../../guard/types.js';
 import { type CliContext, addJsonOption, print, printJson } from '../context.js';
+import { registerGuardScan } from './guard-scan.js';
+import { registerGuardShims } from './guard-shims.js';
 
 interface CheckOptions {
   cwd?: string;
@@ -45,6 +47,9 @@ export function registerGuard(program: Command, ctx: CliContext, readStdin: () =
       const answer = await claudePreToolUse(await readStdin(), { cwd: ctx.cwd, classify: (command, cwd) => classifyCommand(command, { cwd }) });
       if (answer) ctx.stdout.write(`${JSON.stringify(answer)}\n`);
     });
+
+  registerGuardScan(guard, ctx);
+  registerGuardShims(guard, ctx);
 }
 
 function render({ verdict, reasons }: Classification, color: boolean): string {

@@ -1,0 +1,193 @@
+/*
+ * Safe migrations against real databases. drizzle-kit runs for real (it works fully here). The Prisma CLI cannot
+ * download its engines on these machines, so Prisma support is tested with real Prisma-format migration folders,
+ * a real _prisma_migrations table, and test/harness/prisma-standin.mjs, which applies them without a transaction
+ * the way Prisma does.
+ */
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parseJson, runCli } from './harness/cli.js';
+import { createDatabase, snapshotContent, withClient } from './harness/pg-db.js';
+import { sqliteContent, sqliteExec, sqliteQuery } from './harness/sqlite-db.js';
+import { tempDir } from './harness/tmp.js';
+
+const STANDIN = fileURLToPath(new URL('./harness/prisma-standin.mjs', import.meta.url));
+const NODE_MODULES = fileURLToPath(new URL('../node_modules', import.meta.url));
+
+function drizzleProject(dialect: 'sqlite' | 'postgresql', url: string, migrations: Array<[string, string]>): string {
+  const dir = tempDir();
+  symlinkSync(NODE_MODULES, path.join(dir, 'node_modules'));
+  writeFileSync(path.join(dir, 'drizzle.config.ts'), `export default { dialect: '${dialect}', out: './drizzle', dbCredentials: { url: ${JSON.stringify(url)} } };\n`);
+  writeDrizzleMigrations(dir, migrations);
+  return dir;
+}
+
+function writeDrizzleMigrations(dir: string, migrations: Array<[string, string]>): void {
+  mkdirSync(path.join(dir, 'drizzle', 'meta'), { recursive: true });
+  const entries = migrations.map(([tag], idx) => ({ idx, version: '7', when: 1_700_000_000_000 + idx * 1000, tag, breakpoints: true }));
+  writeFileSync(path.join(dir, 'drizzle', 'meta', '_journal.json'), JSON.stringify({ version: '7', dialect: 'x', entries }));
+  for (const [tag, sql] of migrations) writeFileSync(path.join(dir, 'drizzle', `${tag}.sql`), sql);
+}
+
+function prismaProject(migrations: Array<[string, string]>, dir = tempDir()): string {
+  mkdirSync(path.join(dir, 'prisma', 'migrations'), { recursive: true });
+  writeFileSync(path.join(dir, 'prisma', 'schema.prisma'), 'datasource db {\n  provider = "postgresql"\n  url = env("DATABASE_URL")\n}\n');
+  for (const [name, sql] of migrations) {
+    mkdirSync(path.join(dir, 'prisma', 'migrations', name), { recursive: true });
+    writeFileSync(path.join(dir, 'prisma', 'migrations', name, 'migration.sql'), sql);
+  }
+  return dir;
+}
+
+const standin = (cwd: string, url: string) => ['--', process.execPath, STANDIN, cwd, url];
+
+describe('dbguard migrate with drizzle-kit', () => {
+  it.each(['sqlite', 'postgresql'] as const)('%s: backs up, migrates, records versions, summarises', async (dialect) => {
+    const db = dialect === 'postgresql' ? (await createDatabase('drz')).url : 'DBFILE';
+    const init = 'CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL);\n--> statement-breakpoint\nINSERT INTO users VALUES (1, \'a@x\'), (2, \'b@x\');';
+    const dir = drizzleProject(dialect, db === 'DBFILE' ? './dev.db' : db, [['0000_init', init]]);
+    const env = { DATABASE_URL: db === 'DBFILE' ? 'file:./dev.db' : db };
+    if (db === 'DBFILE') sqliteExec(path.join(dir, 'dev.db'), 'PRAGMA user_version = 0');
+
+    const first = await runCli(['migrate', '--json'], { cwd: dir, env });
+    expect(first.code, first.stderr).toBe(0);
+    expect(parseJson<{ applied: string[] }>(first).applied).toEqual(['0000_init']);
+
+    writeDrizzleMigrations(dir, [['0000_init', init], ['0001_age', 'ALTER TABLE users ADD COLUMN age integer;']]);
+    const second = await runCli(['migrate'], { cwd: dir, env });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(/Pending migrations: 0001_age/);
+    expect(second.stdout).toMatch(/Migrated: 0001_age/);
+    const id = /undo +dbguard restore (\S+)/.exec(second.stdout)![1]!;
+    const manifest = parseJson<{ type: string; migration: unknown; label: string }>(await runCli(['show', id, '--json'], { cwd: dir }));
+    expect(manifest).toMatchObject({ type: 'migration', label: '0001_age', migration: { tool: 'drizzle', lastApplied: '0000_init', pending: ['0001_age'] } });
+  });
+});
+
+describe('dbguard migrate, Prisma-format migrations', () => {
+  it('rolls back a migration that fails half-way, so schema and rows are exactly as before (PostgreSQL)', async () => {
+    const db = await createDatabase('prm');
+    const dir = prismaProject([['20260101000000_init', 'CREATE TABLE "User" (id serial PRIMARY KEY, name text);\nINSERT INTO "User" (name) VALUES (\'ann\'), (\'bob\');']]);
+    expect((await runCli(['migrate', ...standin(dir, db.url)], { cwd: dir, env: { DATABASE_URL: db.url } })).code).toBe(0);
+    await withClient(db.name, (c) => c.query(`INSERT INTO "User" (name) VALUES ('cy')`));
+    const before = await snapshotContent(db.name);
+
+    prismaProject([['20260102000000_broken', 'CREATE TABLE "Audit" (id int);\nINSERT INTO "User" (name) VALUES (\'half-way\');\nALTER TABLE "Nope" ADD COLUMN x int;']], dir);
+    const result = await runCli(['migrate', ...standin(dir, db.url)], { cwd: dir, env: { DATABASE_URL: db.url } });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/migration command exited with code 1/);
+    expect(result.stderr).toMatch(/restored from backup \S+, as it was before/);
+    expect(await snapshotContent(db.name)).toEqual(before);
+    const audit = await withClient(db.name, (c) => c.query(`SELECT to_regclass('public."Audit"') AS t`));
+    expect(audit.rows[0].t).toBeNull();
+  });
+
+  it('detects a command that exits 0 without applying, and rolls back (SQLite)', async () => {
+    const dir = prismaProject([['20260101000000_init', 'CREATE TABLE "User" (id integer PRIMARY KEY, name text);']]);
+    const file = path.join(dir, 'prisma', 'dev.db');
+    const env = { DATABASE_URL: 'file:./dev.db' };
+    expect((await runCli(['migrate', ...standin(dir, file)], { cwd: dir, env })).code).toBe(0);
+    prismaProject([['20260102000000_more', 'ALTER TABLE "User" ADD COLUMN age integer;']], dir);
+    const result = await runCli(['migrate', '--', process.execPath, '-e', 'process.exit(0)'], { cwd: dir, env });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/exited 0 but did not apply 20260102000000_more/);
+    expect(result.stderr).toMatch(/restored from backup \S+, as it was before/);
+  });
+
+  it('reports destructive statements with exact live counts and refuses them without confirmation', async () => {
+    const db = await createDatabase('dst');
+    const dir = prismaProject([['20260101000000_init', 'CREATE TABLE "User" (id serial PRIMARY KEY, name text);\nCREATE TABLE "Post" (id serial PRIMARY KEY, title text);']]);
+    const env = { DATABASE_URL: db.url };
+    expect((await runCli(['migrate', ...standin(dir, db.url)], { cwd: dir, env })).code).toBe(0);
+    await withClient(db.name, (c) =>
+      c.query(`INSERT INTO "User" (name) SELECT CASE WHEN i % 5 = 0 THEN NULL ELSE 'n' || i END FROM generate_series(1, 15) i;
+               INSERT INTO "Post" (title) SELECT 't' || i FROM generate_series(1, 7) i`),
+    );
+    prismaProject([['20260102000000_cleanup', 'ALTER TABLE "User" DROP COLUMN "name";\nDROP TABLE "Post";\nALTER TABLE "User" ADD COLUMN bio text;']], dir);
+    const before = await snapshotContent(db.name);
+
+    const refused = await runCli(['migrate', ...standin(dir, db.url)], { cwd: dir, env });
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('DROP COLUMN User.name: 12 non-null values');
+    expect(refused.stderr).toContain('DROP TABLE Post: 7 rows');
+    expect(await snapshotContent(db.name)).toEqual(before);
+    expect(parseJson<unknown[]>(await runCli(['list', '--json', '--type', 'migration'], { cwd: dir }))).toHaveLength(1);
+
+    const accepted = await runCli(['migrate', '--yes', '--json', ...standin(dir, db.url)], { cwd: dir, env });
+    expect(accepted.code, accepted.stderr).toBe(0);
+    const result = parseJson<{ applied: string[]; backupId: string }>(accepted);
+    expect(result.applied).toEqual(['20260102000000_cleanup']);
+    // The undo command brings the dropped data back.
+    expect((await runCli(['restore', result.backupId, '--yes'], { cwd: dir, env })).code).toBe(0);
+    expect((await snapshotContent(db.name))['public.Post']).toHaveLength(7);
+  });
+});
+
+describe('dbguard lint', () => {
+  it('finds pending Prisma migrations from _prisma_migrations (finished, rolled back, unfinished)', async () => {
+    const dir = prismaProject([
+      ['20260101000000_a', 'CREATE TABLE t (id int);'],
+      ['20260102000000_b', 'DROP TABLE t;'],
+      ['20260103000000_c', 'DELETE FROM t;'],
+    ]);
+    const file = path.join(dir, 'prisma', 'dev.db');
+    sqliteExec(
+      file,
+      `CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2), (3);
+       CREATE TABLE _prisma_migrations (id TEXT, migration_name TEXT, finished_at TEXT, rolled_back_at TEXT);
+       INSERT INTO _prisma_migrations VALUES ('1', '20260101000000_a', '2026-01-01', NULL), ('2', '20260102000000_b', '2026-01-02', '2026-01-02'),
+                                             ('3', '20260103000000_c', NULL, NULL);`,
+    );
+    const result = await runCli(['lint', '--json'], { cwd: dir, env: { DATABASE_URL: 'file:./dev.db' } });
+    expect(result.code).toBe(3);
+    const report = parseJson<{ files: string[]; findings: Array<{ kind: string; affected: number }> }>(result);
+    expect(report.files.map((f) => path.basename(path.dirname(f)))).toEqual(['20260102000000_b', '20260103000000_c']);
+    expect(report.findings.map((f) => [f.kind, f.affected])).toEqual([
+      ['drop-table', 3],
+      ['delete-without-where', 3],
+    ]);
+    // Without a database: every migration file, nothing measured.
+    const offline = parseJson<{ files: string[] }>(await runCli(['lint', '--json', '--no-db'], { cwd: dir }));
+    expect(offline.files).toHaveLength(3);
+  });
+
+  it('exits 3 on a destructive statement, 0 once it is accepted with -- dbguard:allow', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'drop.sql'), 'ALTER TABLE users ADD COLUMN a int;\nALTER TABLE users DROP COLUMN legacy;\n');
+    const found = await runCli(['lint', 'drop.sql'], { cwd: dir });
+    expect(found.code).toBe(3);
+    expect(found.stdout).toMatch(/drop\.sql:2: DROP COLUMN users\.legacy: not measured/);
+    writeFileSync(path.join(dir, 'drop.sql'), 'ALTER TABLE users ADD COLUMN a int;\n-- dbguard:allow drop-column\nALTER TABLE users DROP COLUMN legacy;\n');
+    const allowed = await runCli(['lint', 'drop.sql'], { cwd: dir });
+    expect(allowed.code, allowed.stdout).toBe(0);
+    expect(allowed.stdout).toMatch(/\[allowed\]/);
+    writeFileSync(path.join(dir, 'safe.sql'), 'CREATE TABLE x (id int);\nDELETE FROM x WHERE id = 1;');
+    expect((await runCli(['lint', 'safe.sql'], { cwd: dir })).stdout).toMatch(/No destructive statements in 1 file/);
+    writeFileSync(path.join(dir, 'bad.sql'), 'DROP TABLEE users;');
+    const unparseable = await runCli(['lint', 'bad.sql', '--json'], { cwd: dir });
+    expect(unparseable.code).toBe(3);
+    expect(parseJson<{ findings: Array<{ kind: string }> }>(unparseable).findings.map((f) => f.kind)).toEqual(['unparseable']);
+  });
+
+  it('measures a SQLite table rewrite by the values in the columns it leaves behind', async () => {
+    const dir = tempDir();
+    const db = path.join(dir, 'dev.db');
+    sqliteExec(db, "CREATE TABLE `User` (id integer PRIMARY KEY, email text, nickname text); INSERT INTO `User` VALUES (1, 'a', 'x'), (2, 'b', NULL), (3, 'c', 'z');");
+    writeFileSync(
+      path.join(dir, 'rewrite.sql'),
+      `PRAGMA foreign_keys=OFF;
+CREATE TABLE \`new_User\` (id integer PRIMARY KEY, email text NOT NULL);
+INSERT INTO \`new_User\` ("id", "email") SELECT "id", "email" FROM \`User\`;
+DROP TABLE \`User\`;
+ALTER TABLE \`new_User\` RENAME TO \`User\`;
+PRAGMA foreign_keys=ON;
+`,
+    );
+    const result = await runCli(['lint', 'rewrite.sql', '--db', db], { cwd: dir });
+    expect(result.code).toBe(3);
+    expect(result.stdout).toMatch(/rewrite\.sql:4: TABLE REWRITE User: 2 non-null values in columns the copy drops \(drops nickname\)/);
+    expect(sqliteQuery<{ n: number }>(db, 'SELECT count(*) AS n FROM User').n).toBe(3);
+  });
+});
