@@ -226,7 +226,14 @@ function describeSqliteError(message: { message?: string; code?: string }, file:
     });
   }
   if (message.code === 'SQLITE_FULL' || /disk is full|ENOSPC/i.test(message.message ?? '')) {
-    return new DbguardError('The disk is full: the SQLite snapshot could not be written.', { hint: 'Free some space and retry.' });
+    return new DbguardError('The disk is full: the SQLite snapshot could not be written, and its partial file was removed.', {
+      hint: 'Free some space (or pass --dir to use another disk) and retry.',
+    });
+  }
+  if (message.code?.startsWith('SQLITE_IOERR')) {
+    return new DbguardError(`The SQLite snapshot could not be written (${message.message}): is the disk full, or a file size limit reached?`, {
+      hint: 'Free some space (or pass --dir to use another disk) and retry. The partial file was removed.',
+    });
   }
   return new DbguardError(`SQLite snapshot of ${file} failed: ${message.message}`);
 }
