@@ -76,4 +76,16 @@ describe('interrupted backups', () => {
     expect(after.code).toBe(0);
     expect(filesUnder(path.join(cwd, 'backups', 'manual')).filter((f) => /\.(partial|scratch|inprogress)$/.test(f))).toEqual([]);
   });
+
+  it('two restores of the same database at once: one runs, the other is refused (exit 3)', async () => {
+    const cwd = tempDir();
+    expect((await runCli(['backup'], { cwd, env: { DATABASE_URL: db.url } })).code).toBe(0);
+    const [a, b] = await Promise.all([
+      runCli(['restore', 'latest', '--yes'], { cwd, env: { DATABASE_URL: db.url } }),
+      runCli(['restore', 'latest', '--yes'], { cwd, env: { DATABASE_URL: db.url } }),
+    ]);
+    expect([a.code, b.code].sort()).toEqual([0, 3]);
+    expect([a, b].find((r) => r.code === 3)!.stderr).toMatch(/Another dbguard restore \(pid \d+, since .*\) is working on postgres:\/\//);
+    expect(readdirSync(path.join(cwd, 'backups', '.dbguard', 'locks'))).toEqual([]);
+  });
 });

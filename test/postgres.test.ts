@@ -1,9 +1,23 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import pg from 'pg';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseJson, runCli } from './harness/cli.js';
 import { createDatabase, databaseExists, fillSampleData, server, snapshotContent, withClient } from './harness/pg-db.js';
-import { TEST_PASSWORD, pgUrl } from './harness/postgres.js';
+import { pgUrl } from './harness/postgres.js';
+
+/** The sample tables, created by the role in `url` (so it owns them). */
+async function fillSampleDataAs(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`CREATE TABLE users (id serial PRIMARY KEY, email text, note text);
+      INSERT INTO users (email, note) SELECT 'u' || i || '@example.com', repeat('n', i % 40) FROM generate_series(1, 3000) i`);
+  } finally {
+    await client.end();
+  }
+}
 import { tempDir } from './harness/tmp.js';
 
 interface ManifestJson {
@@ -153,11 +167,19 @@ describe('PostgreSQL', () => {
   });
 
   it('never shows the password: not in manifests, output, errors, or pg_dump/pg_restore arguments', async () => {
-    const db = await createDatabase();
-    await fillSampleData(db.name, 3000);
+    // A role of its own with a password no other test uses: other tests may legitimately put theirs on a
+    // command line, and this one watches every process on the machine.
+    const password = `Unique:${randomBytes(6).toString('hex')}@/\\x`;
+    const role = `secret_${randomBytes(3).toString('hex')}`;
+    const base = await createDatabase();
+    await withClient('postgres', (c) => c.query(`CREATE ROLE ${role} LOGIN CREATEDB PASSWORD '${password.replace(/'/g, "''")}'`));
+    await withClient('postgres', (c) => c.query(`ALTER DATABASE ${base.name} OWNER TO ${role}`));
+    const url = (pw: string) => `postgresql://${role}:${encodeURIComponent(pw)}@${server().host}:${server().port}/${base.name}`;
+    const db = { name: base.name, url: url(password) };
+    await fillSampleDataAs(db.url);
     const cwd = tempDir();
-    const encoded = encodeURIComponent(TEST_PASSWORD);
-    const secrets = [TEST_PASSWORD, encoded, 'pa@ss'];
+    const encoded = encodeURIComponent(password);
+    const secrets = [password, encoded, password.slice(7, 19)];
 
     // Watch every process's arguments while a backup and a restore run.
     const seenArgs: string[] = [];
@@ -183,9 +205,9 @@ describe('PostgreSQL', () => {
     expect(seenArgs.some((a) => a.includes('pg_dump'))).toBe(true);
     expect(seenArgs.some((a) => a.includes('pg_restore'))).toBe(true);
 
-    const wrong = await runCli(['backup'], { cwd, env: { DATABASE_URL: db.url.replace(encoded, encodeURIComponent(`${TEST_PASSWORD}-wrong`)) } });
+    const wrong = await runCli(['backup'], { cwd, env: { DATABASE_URL: url(`${password}-wrong`) } });
     expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toMatch(/rejected user "dbguard_test"/);
+    expect(wrong.stderr).toMatch(new RegExp(`rejected user "${role}"`));
 
     const malformed = await runCli(['backup', '--db', `postgresql://u:${encoded}@[bad/x`], { cwd });
     expect(malformed.code).toBe(2);

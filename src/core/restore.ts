@@ -12,7 +12,9 @@ import { backup } from './backup.js';
 import { DEFAULT_BACKUP_DIR } from './defaults.js';
 import { findBackup } from './find-backup.js';
 import type { BackupManifest, BackupType, StoredBackup } from './manifest.js';
+import { retentionDatabaseKey } from './retention.js';
 import { compareTableCounts, resolveTableNames } from './table-counts.js';
+import { withDatabaseLock } from '../storage/target-lock.js';
 
 /** What the user is asked to confirm. */
 export interface RestorePlan {
@@ -73,12 +75,16 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const started = performance.now();
   const store = new LocalBackupStore(path.resolve(options.dir ?? DEFAULT_BACKUP_DIR));
   const stored = await findBackup(store, options.ref, { type: options.type });
-  const release = await store.markReading(stored.manifest.id);
-  try {
-    return await restoreStored(store, stored, options, started);
-  } finally {
-    await release();
-  }
+  const engine = options.engine ?? engineFor(options.target);
+  const databaseKey = retentionDatabaseKey({ engine: engine.kind, database: engine.identity() });
+  return withDatabaseLock(store.root, databaseKey, 'restore', async () => {
+    const release = await store.markReading(stored.manifest.id);
+    try {
+      return await restoreStored(store, stored, { ...options, engine }, started);
+    } finally {
+      await release();
+    }
+  });
 }
 
 async function restoreStored(store: LocalBackupStore, stored: StoredBackup, options: RestoreOptions, started: number): Promise<RestoreResult> {

@@ -4,6 +4,8 @@ import path from 'node:path';
 import type { DatabaseTarget } from '../config/database-url.js';
 import { backup } from '../core/backup.js';
 import { restore } from '../core/restore.js';
+import { retentionDatabaseKey } from '../core/retention.js';
+import { withDatabaseLock } from '../storage/target-lock.js';
 import { engineFor } from '../engines/index.js';
 import type { DatabaseEngine } from '../engines/types.js';
 import { DbguardError, RefusedError, UsageError } from '../errors.js';
@@ -52,6 +54,11 @@ export interface MigrateResult {
 /** Pre-flight report, backup, migration, verification against the migrations table, rollback on failure. */
 export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
   const engine = engineFor(options.target);
+  const databaseKey = retentionDatabaseKey({ engine: engine.kind, database: engine.identity() });
+  return withDatabaseLock(path.resolve(options.dir), databaseKey, 'migrate', () => migrateLocked(engine, options));
+}
+
+async function migrateLocked(engine: DatabaseEngine, options: MigrateOptions): Promise<MigrateResult> {
   const project = projectFor(options);
   const command = options.command && options.command.length > 0 ? options.command : defaultCommand(project, options);
   const existed = await engine.exists();
