@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { backup } from '../../core/backup.js';
 import type { BackupType } from '../../core/manifest.js';
 import { parseCompression } from '../../pipeline/compression.js';
-import { encryptionKeys } from '../keys.js';
+import { configuredBackupOptions } from '../keys.js';
 import { type CliContext, type CommonOptions, addDbOption, config, addDirOption, addJsonOption, backupDir, info, print, printJson, resolveTarget, typeOption } from '../context.js';
 import { describeStorage, formatBytes, formatDuration, tableSummary } from '../format.js';
 import { createProgress } from '../progress.js';
@@ -37,8 +37,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
   );
   command.action(async (options: BackupCliOptions) => {
     const target = resolveTarget(ctx, options.db);
-    const settings = config(ctx);
-    const compressionSpec = options.compress ?? settings.compression;
+    const configured = configuredBackupOptions(ctx, config(ctx));
     const progress = createProgress(ctx.stderr, `Backing up ${target.display}`, !options.json);
     const result = await withCancellation((signal) =>
       backup({
@@ -47,12 +46,11 @@ export function registerBackup(program: Command, ctx: CliContext): void {
         type: options.type,
         label: options.label,
         description: options.description,
-        compression: compressionSpec === undefined ? undefined : parseCompression(compressionSpec),
-        encryption: options.encrypt ? encryptionKeys(ctx, settings) : undefined,
+        compression: options.compress === undefined ? configured.compression : parseCompression(options.compress),
+        encryption: options.encrypt ? configured.encryption : undefined,
         onWarning: (message) => info(ctx, `warning: ${message}`),
-        retention:
-          options.prune && settings.prune?.afterBackup !== false ? { policies: settings.retention, timeZone: settings.prune?.timeZone } : false,
-        sizeWarningBytes: settings.sizeWarningMB === undefined ? undefined : settings.sizeWarningMB * 1024 * 1024,
+        retention: options.prune ? configured.retention : false,
+        sizeWarningBytes: configured.sizeWarningBytes,
         signal,
         onProgress: (bytes) => progress.update(bytes),
       }),

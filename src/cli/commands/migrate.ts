@@ -2,9 +2,8 @@ import type { Command } from 'commander';
 import { type MeasuredFinding, describeFinding } from '../../migrate/impact.js';
 import { migrate } from '../../migrate/migrate.js';
 import { RefusedError } from '../../errors.js';
-import { parseCompression } from '../../pipeline/compression.js';
 import { type CliContext, type CommonOptions, addDbOption, addDirOption, addJsonOption, backupDir, config, info, print, printJson, resolveTarget } from '../context.js';
-import { decryptionKeys, encryptionKeys } from '../keys.js';
+import { configuredBackupOptions, decryptionKeys } from '../keys.js';
 import { confirmByTypingName } from '../prompt.js';
 
 interface MigrateCliOptions extends CommonOptions {
@@ -40,7 +39,6 @@ export function registerMigrate(program: Command, ctx: CliContext): void {
   command.action(async (commandArgs: string[], options: MigrateCliOptions) => {
     const target = resolveTarget(ctx, options.db);
     const settings = config(ctx);
-    const encryption = encryptionKeys(ctx, settings);
     const result = await migrate({
       cwd: ctx.cwd,
       target,
@@ -50,7 +48,7 @@ export function registerMigrate(program: Command, ctx: CliContext): void {
       deploy: options.deploy,
       migrationsFolder: options.migrations,
       rollback: options.rollback,
-      backup: { compression: settings.compression === undefined ? undefined : parseCompression(settings.compression), encryption },
+      backup: configuredBackupOptions(ctx, settings),
       decryption: await decryptionKeys(ctx, options.identity),
       confirm: (findings) => confirmFindings(ctx, findings, options, target.engine === 'postgres' ? target.connection.database : target.display),
       onStep: (step) => {

@@ -4,8 +4,7 @@ import type { BackupType } from '../../core/manifest.js';
 import { type RestorePlan, restore } from '../../core/restore.js';
 import { RefusedError, UsageError } from '../../errors.js';
 import { formatDate, formatDuration, tableSummary } from '../format.js';
-import { parseCompression } from '../../pipeline/compression.js';
-import { decryptionKeys, encryptionKeys } from '../keys.js';
+import { configuredBackupOptions, decryptionKeys } from '../keys.js';
 import { confirmByTypingName } from '../prompt.js';
 import { type CliContext, type CommonOptions, addDirOption, addJsonOption, backupDir, config, info, print, printJson, resolveTarget, typeOption } from '../context.js';
 import { totalRows } from '../../core/table-counts.js';
@@ -56,10 +55,7 @@ export function registerRestore(program: Command, ctx: CliContext): void {
       tables: options.table,
       requiredTables: settings.requiredTables,
       decryption: await decryptionKeys(ctx, options.identity),
-      safetyBackup: {
-        compression: settings.compression === undefined ? undefined : parseCompression(settings.compression),
-        encryption: encryptionKeys(ctx, settings),
-      },
+      safetyBackup: configuredBackupOptions(ctx, settings),
       confirm: (plan) => confirm(ctx, plan, options),
       onStep: (step) => {
         if (options.json) return;

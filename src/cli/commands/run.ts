@@ -5,8 +5,7 @@ import { type DatabaseTarget } from '../../config/database-url.js';
 import { backup } from '../../core/backup.js';
 import { guardedRun, type RunEvent } from '../../guard/run.js';
 import type { Classification } from '../../guard/types.js';
-import { parseCompression } from '../../pipeline/compression.js';
-import { encryptionKeys } from '../keys.js';
+import { configuredBackupOptions } from '../keys.js';
 import { confirmByTypingName } from '../prompt.js';
 import { type CliContext, addDbOption, addDirOption, backupDir, config, info, resolveTarget } from '../context.js';
 
@@ -59,7 +58,6 @@ export function registerRun(program: Command, ctx: CliContext, exit: (code: numb
 }
 
 async function takeBackup(ctx: CliContext, dir: string, target: DatabaseTarget, label: string): Promise<{ id: string; file: string }> {
-  const settings = config(ctx);
   info(ctx, `Backing up ${target.display} before running the command...`);
   const result = await backup({
     target,
@@ -67,10 +65,8 @@ async function takeBackup(ctx: CliContext, dir: string, target: DatabaseTarget, 
     type: 'migration',
     label,
     description: 'taken by dbguard run',
-    compression: settings.compression === undefined ? undefined : parseCompression(settings.compression),
-    encryption: encryptionKeys(ctx, settings),
+    ...configuredBackupOptions(ctx, config(ctx)),
     onWarning: (message) => info(ctx, `warning: ${message}`),
-    retention: settings.prune?.afterBackup !== false ? { policies: settings.retention, timeZone: settings.prune?.timeZone } : false,
   });
   return { id: result.manifest.id, file: result.file };
 }
