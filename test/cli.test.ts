@@ -90,4 +90,25 @@ describe('CLI basics', () => {
     expect(invalid.stderr).toMatch(/Invalid configuration in dbguard.config.json/);
     expect(invalid.stderr).toMatch(/requiredTables/);
   });
+
+  it('reads dbguard.config.ts and dbguard.config.js, and reports a broken one (exit 2)', async () => {
+    const cwd = tempDir();
+    const db = createSqliteDb(cwd, { orders: 2 });
+    writeFileSync(
+      path.join(cwd, 'dbguard.config.ts'),
+      "type Policy = { keepLast: number };\nconst automatic: Policy = { keepLast: 1 };\nexport default { backupDir: 'from-ts', retention: { automatic } };\n",
+    );
+    const shown = parseJson<{ configFile: string; backupDir: string; retention: { automatic: unknown } }>(await runCli(['config', '--json'], { cwd }));
+    expect(shown).toMatchObject({ configFile: path.join(cwd, 'dbguard.config.ts'), backupDir: path.join(cwd, 'from-ts'), retention: { automatic: { keepLast: 1 } } });
+    expect(parseJson<{ file: string }>(await runCli(['backup', '--db', db, '--json'], { cwd })).file.startsWith(path.join(cwd, 'from-ts'))).toBe(true);
+
+    const jsDir = tempDir();
+    writeFileSync(path.join(jsDir, 'dbguard.config.js'), "export default { backupDir: 'from-js' };\n");
+    expect(parseJson<{ backupDir: string }>(await runCli(['config', '--json'], { cwd: jsDir })).backupDir).toBe(path.join(jsDir, 'from-js'));
+
+    writeFileSync(path.join(jsDir, 'dbguard.config.js'), 'export default { backupDir: ;\n');
+    const broken = await runCli(['list'], { cwd: jsDir });
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toMatch(/Cannot load .*dbguard\.config\.js/);
+  });
 });

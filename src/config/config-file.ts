@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { createJiti } from 'jiti';
 import { z } from 'zod';
 import { retentionPoliciesSchema } from '../core/retention.js';
 import { UsageError } from '../errors.js';
@@ -45,18 +46,30 @@ export const configSchema = z
 
 export type DbguardConfig = z.infer<typeof configSchema>;
 
-export const CONFIG_FILE = 'dbguard.config.json';
+export const CONFIG_FILES = ['dbguard.config.ts', 'dbguard.config.mts', 'dbguard.config.js', 'dbguard.config.mjs', 'dbguard.config.cjs', 'dbguard.config.json'];
 
-/** `dbguard.config.json`, else the `dbguard` key of package.json, else defaults; validated. */
+/** The first `dbguard.config.{ts,js,json,...}`, else the `dbguard` key of package.json, else defaults; validated. */
 export function loadConfig(cwd: string): { config: DbguardConfig; source: string | null } {
-  const file = path.join(cwd, CONFIG_FILE);
-  if (existsSync(file)) return { config: validate(readJson(file), CONFIG_FILE), source: file };
+  for (const name of CONFIG_FILES) {
+    const file = path.join(cwd, name);
+    if (existsSync(file)) return { config: validate(name.endsWith('.json') ? readJson(file) : readModule(file), name), source: file };
+  }
   const pkgFile = path.join(cwd, 'package.json');
   if (existsSync(pkgFile)) {
     const pkg = readJson(pkgFile) as { dbguard?: unknown };
     if (pkg && typeof pkg === 'object' && 'dbguard' in pkg) return { config: validate(pkg.dbguard, 'package.json "dbguard"'), source: pkgFile };
   }
   return { config: {}, source: null };
+}
+
+/** A TypeScript or JavaScript config's default export (jiti transpiles TypeScript; loaded synchronously). */
+function readModule(file: string): unknown {
+  try {
+    const loaded = createJiti(import.meta.url, { moduleCache: false, fsCache: false })(file) as { default?: unknown };
+    return loaded && typeof loaded === 'object' && 'default' in loaded ? loaded.default : loaded;
+  } catch (error) {
+    throw new UsageError(`Cannot load ${file}: ${(error as Error).message}`);
+  }
 }
 
 function readJson(file: string): unknown {
