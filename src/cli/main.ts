@@ -3,23 +3,32 @@ import { Command, CommanderError } from 'commander';
 import pc from 'picocolors';
 import { DbguardError, ExitCode } from '../errors.js';
 import { DBGUARD_VERSION } from '../version.js';
-import { registerBackup } from './commands/backup.js';
-import { registerConfig } from './commands/config.js';
-import { registerGuard } from './commands/guard.js';
-import { registerKey } from './commands/key.js';
-import { registerLint } from './commands/lint.js';
-import { registerList } from './commands/list.js';
-import { registerMigrate } from './commands/migrate.js';
-import { registerPrune } from './commands/prune.js';
-import { registerRestore } from './commands/restore.js';
-import { registerRun } from './commands/run.js';
-import { registerInit } from './commands/init.js';
-import { registerProtect } from './commands/protect.js';
-import { registerShow } from './commands/show.js';
-import { registerVerify } from './commands/verify.js';
 import type { CliContext } from './context.js';
 
-export function buildProgram(ctx: CliContext): Command {
+type Register = (program: Command, ctx: CliContext) => void;
+
+/**
+ * Each command's module, imported only when that command runs (or for the full help): every command then loads
+ * only its own dependencies, which keeps start-up short for the guard hooks and shims that run before every command.
+ */
+const COMMANDS: Array<[names: string[], load: () => Promise<Register>]> = [
+  [['backup'], async () => (await import('./commands/backup.js')).registerBackup],
+  [['list', 'ls'], async () => (await import('./commands/list.js')).registerList],
+  [['show'], async () => (await import('./commands/show.js')).registerShow],
+  [['verify'], async () => (await import('./commands/verify.js')).registerVerify],
+  [['restore'], async () => (await import('./commands/restore.js')).registerRestore],
+  [['guard'], async () => (await import('./commands/guard.js')).registerGuard],
+  [['run'], async () => (await import('./commands/run.js')).registerRun],
+  [['init'], async () => (await import('./commands/init.js')).registerInit],
+  [['protect'], async () => (await import('./commands/protect.js')).registerProtect],
+  [['prune'], async () => (await import('./commands/prune.js')).registerPrune],
+  [['migrate'], async () => (await import('./commands/migrate.js')).registerMigrate],
+  [['lint'], async () => (await import('./commands/lint.js')).registerLint],
+  [['key'], async () => (await import('./commands/key.js')).registerKey],
+  [['config'], async () => (await import('./commands/config.js')).registerConfig],
+];
+
+export async function buildProgram(ctx: CliContext, argv: string[]): Promise<Command> {
   const program = new Command('dbguard')
     .description('Backups you can trust and restores that cannot make things worse, for PostgreSQL and SQLite.')
     .version(DBGUARD_VERSION)
@@ -31,26 +40,16 @@ export function buildProgram(ctx: CliContext): Command {
     'after',
     '\nExit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 refused by a safety check.',
   );
-  registerBackup(program, ctx);
-  registerList(program, ctx);
-  registerShow(program, ctx);
-  registerVerify(program, ctx);
-  registerRestore(program, ctx);
-  registerGuard(program, ctx);
-  registerRun(program, ctx);
-  registerInit(program, ctx);
-  registerProtect(program, ctx);
-  registerPrune(program, ctx);
-  registerMigrate(program, ctx);
-  registerLint(program, ctx);
-  registerKey(program, ctx);
-  registerConfig(program, ctx);
+  const name = argv.find((arg) => !arg.startsWith('-'));
+  const only = COMMANDS.filter(([names]) => name !== undefined && names.includes(name));
+  const versionOnly = name === undefined && argv.some((arg) => arg === '-V' || arg === '--version');
+  for (const [, load] of only.length > 0 || versionOnly ? only : COMMANDS) (await load())(program, ctx);
   return program;
 }
 
 /** Runs the CLI and returns its exit code; every error is rendered here and nowhere else. */
 export async function run(argv: string[], ctx: CliContext): Promise<number> {
-  const program = buildProgram(ctx);
+  const program = await buildProgram(ctx, argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return ExitCode.ok;
