@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { type DatabaseTarget, databaseName } from '../config/database-url.js';
+import type { DatabaseTarget } from '../config/database-url.js';
 import { engineFor } from '../engines/index.js';
 import { RefusedError, UsageError } from '../errors.js';
 import { shellQuote } from './args.js';
@@ -113,7 +113,8 @@ async function approve(
   }
   const reason = options.approveReason?.trim();
   if (options.interactive) {
-    if (!(await options.confirm(databaseName(target), classification))) {
+    // The same name `dbguard restore` asks for: the PostgreSQL database, or the SQLite file's name.
+    if (!(await options.confirm(engineFor(target).identity().name, classification))) {
       throw new RefusedError('Refused: the database name was not confirmed. The command did not run.');
     }
     return { by: 'terminal', reason: reason || 'confirmed by typing the database name', environment };

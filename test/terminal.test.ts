@@ -1,0 +1,49 @@
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from './harness/cli.js';
+import { createSqliteDb, sqliteExec, sqliteQuery } from './harness/sqlite-db.js';
+import { runInTerminal } from './harness/terminal.js';
+import { tempDir } from './harness/tmp.js';
+
+const PROMPT = /Type the database name \(dev\.db\) to confirm/;
+
+describe('on a terminal, the user confirms by typing the database name', () => {
+  it('restore: a wrong name refuses and changes nothing; the right name restores', async () => {
+    const cwd = tempDir();
+    const db = createSqliteDb(cwd, { orders: 30 });
+    expect((await runCli(['backup', '--db', db], { cwd })).code).toBe(0);
+    sqliteExec(db, 'DELETE FROM lines');
+
+    const wrong = await runInTerminal(['restore', 'latest', '--db', db], { cwd, prompt: PROMPT, answer: 'prod.db' });
+    expect(wrong.prompted).toBe(true);
+    expect(wrong.stdout).toMatch(/This replaces the content of .*dev\.db/);
+    expect(wrong.code).toBe(3);
+    expect(wrong.stdout).toMatch(/Restore cancelled; nothing was changed/);
+    expect(sqliteQuery<{ n: number }>(db, 'SELECT count(*) AS n FROM lines').n).toBe(0);
+    expect(readdirSync(path.join(cwd, 'backups'))).not.toContain('pre-restore');
+
+    const right = await runInTerminal(['restore', 'latest', '--db', db], { cwd, prompt: PROMPT, answer: 'dev.db' });
+    expect(right.code, right.stdout).toBe(0);
+    expect(right.stdout).toMatch(/undo +dbguard restore \S+-before-restore/);
+    expect(sqliteQuery<{ n: number }>(db, 'SELECT count(*) AS n FROM lines').n).toBe(90);
+  });
+
+  it('run: a blocked command runs only after the name is typed, with a backup first', async () => {
+    const cwd = tempDir();
+    const db = createSqliteDb(cwd, { orders: 10 });
+    const command = ['sqlite3', db, 'DELETE FROM lines'];
+
+    const declined = await runInTerminal(['run', '--db', db, '--', ...command], { cwd, prompt: PROMPT, answer: 'no' });
+    expect(declined.prompted).toBe(true);
+    expect(declined.code).toBe(3);
+    expect(sqliteQuery<{ n: number }>(db, 'SELECT count(*) AS n FROM lines').n).toBe(30);
+
+    const approved = await runInTerminal(['run', '--db', db, '--', ...command], { cwd, prompt: PROMPT, answer: 'dev.db' });
+    expect(approved.code, approved.stdout).toBe(0);
+    expect(sqliteQuery<{ n: number }>(db, 'SELECT count(*) AS n FROM lines').n).toBe(0);
+    const id = /dbguard restore (\S+)/.exec(approved.stdout)![1]!;
+    expect((await runCli(['restore', id, '--yes', '--db', db], { cwd })).code).toBe(0);
+    expect(sqliteQuery<{ n: number }>(db, 'SELECT count(*) AS n FROM lines').n).toBe(30);
+  });
+});
