@@ -66,6 +66,39 @@ describe('dbguard migrate with drizzle-kit', () => {
   });
 });
 
+describe('dbguard migrate with knex', () => {
+  it('runs knex migrate:latest, checks knex_migrations, and rolls back a migration that throws half-way', async () => {
+    const dir = tempDir();
+    symlinkSync(NODE_MODULES, path.join(dir, 'node_modules'));
+    writeFileSync(
+      path.join(dir, 'knexfile.cjs'),
+      "module.exports = { client: 'better-sqlite3', connection: { filename: './dev.db' }, useNullAsDefault: true };\n",
+    );
+    mkdirSync(path.join(dir, 'migrations'));
+    writeFileSync(
+      path.join(dir, 'migrations', '20260101_users.cjs'),
+      "exports.up = (knex) => knex.schema.createTable('users', (t) => { t.increments('id'); t.string('email'); }).then(() => knex('users').insert([{ email: 'a' }, { email: 'b' }]));\nexports.down = (knex) => knex.schema.dropTable('users');\n",
+    );
+    const env = { DATABASE_URL: 'file:./dev.db' };
+    const first = await runCli(['migrate', '--', 'npx', 'knex', '--knexfile', 'knexfile.cjs', 'migrate:latest'], { cwd: dir, env });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/Migrated: 20260101_users\.cjs/);
+
+    // Not in a transaction (knex's config disables it for this one): the table is created, then it throws.
+    writeFileSync(
+      path.join(dir, 'migrations', '20260102_broken.cjs'),
+      "exports.config = { transaction: false };\nexports.up = async (knex) => { await knex.schema.createTable('audit', (t) => t.increments('id')); await knex('users').insert({ email: 'half-way' }); throw new Error('boom'); };\nexports.down = async () => {};\n",
+    );
+    const before = sqliteContent(path.join(dir, 'dev.db'));
+    const broken = await runCli(['migrate', '--', 'npx', 'knex', '--knexfile', 'knexfile.cjs', 'migrate:latest'], { cwd: dir, env });
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/Pending migrations: 20260102_broken\.cjs/);
+    expect(broken.stderr).toMatch(/Not analysed .*20260102_broken\.cjs/);
+    expect(broken.stderr).toMatch(/restored from backup/);
+    expect(sqliteContent(path.join(dir, 'dev.db'))).toEqual(before);
+  });
+});
+
 describe('dbguard migrate, Prisma-format migrations', () => {
   it('rolls back a migration that fails half-way, so schema and rows are exactly as before (PostgreSQL)', async () => {
     const db = await createDatabase('prm');

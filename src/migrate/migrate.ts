@@ -13,7 +13,7 @@ import type { Compression } from '../pipeline/compression.js';
 import type { DecryptionKeys, EncryptionKeys } from '../pipeline/encryption.js';
 import { analyzeSql } from './analyze.js';
 import { type MeasuredFinding, measureFindings } from './impact.js';
-import { type MigrationState, type ProjectTool, detectTool, migrationState } from './pending.js';
+import { DEFAULT_COMMANDS, type MigrationState, type ProjectTool, detectTool, migrationState } from './pending.js';
 
 export interface MigrateOptions {
   cwd: string;
@@ -37,7 +37,8 @@ export interface MigrateOptions {
 }
 
 export type MigrateStep =
-  | { step: 'analysed'; pending: string[]; findings: MeasuredFinding[] }
+  /** `unanalysed`: JavaScript/TypeScript migrations, whose SQL is not visible before they run. */
+  | { step: 'analysed'; pending: string[]; findings: MeasuredFinding[]; unanalysed: string[] }
   | { step: 'backed-up'; id: string | null }
   | { step: 'running'; command: string[] }
   | { step: 'rolling-back'; reason: string };
@@ -63,8 +64,10 @@ async function migrateLocked(engine: DatabaseEngine, options: MigrateOptions): P
   const command = options.command && options.command.length > 0 ? options.command : defaultCommand(project, options);
   const existed = await engine.exists();
   const before = project ? await migrationState(engine, project, existed) : undefined;
-  const findings = before ? await findingsFor(before.pending.map((m) => m.file), existed ? engine : undefined) : [];
-  options.onStep?.({ step: 'analysed', pending: before?.pending.map((m) => m.name) ?? [], findings });
+  const pendingFiles = before?.pending.map((m) => m.file) ?? [];
+  const findings = await findingsFor(pendingFiles.filter((f) => f.endsWith('.sql')), existed ? engine : undefined);
+  const unanalysed = pendingFiles.filter((f) => !f.endsWith('.sql')).map((f) => path.basename(f));
+  options.onStep?.({ step: 'analysed', pending: before?.pending.map((m) => m.name) ?? [], findings, unanalysed });
 
   if (findings.some((f) => f.needsConfirmation) && !(await options.confirm(findings))) {
     throw new RefusedError('Migration cancelled: it destroys data and was not confirmed. Nothing was changed.');
@@ -135,9 +138,9 @@ function defaultCommand(project: ProjectTool | undefined, options: MigrateOption
     if (options.name) return ['npx', 'prisma', 'migrate', 'dev', '--name', options.name];
     throw new UsageError('Which Prisma migration? Pass --name <name> (prisma migrate dev) or --deploy (prisma migrate deploy).');
   }
-  if (project?.tool === 'drizzle') return ['npx', 'drizzle-kit', 'migrate'];
+  if (project) return DEFAULT_COMMANDS[project.tool];
   throw new UsageError(
-    'No migration tool found here (prisma/schema.prisma, drizzle.config.*).',
+    'No migration tool found here (prisma/schema.prisma, drizzle.config.*, knexfile.*, node-pg-migrate in package.json).',
     'Give the migration command after --, e.g. dbguard migrate -- npx knex migrate:latest',
   );
 }
@@ -192,7 +195,7 @@ export async function lint(options: LintOptions): Promise<{ files: string[]; fin
     const project = projectFor({ cwd: options.cwd });
     if (!project) throw new UsageError('No migration files given and no Prisma or Drizzle project here.', 'Pass SQL files or migration folders.');
     const state = engine ? await migrationState(engine, project, await engine.exists()) : undefined;
-    files = state ? state.pending.map((m) => m.file) : await sqlFilesIn(project.folder);
+    files = state ? state.pending.map((m) => m.file).filter((f) => f.endsWith('.sql')) : await sqlFilesIn(project.folder);
   }
   return { files, findings: await findingsFor(files, engine) };
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { DatabaseEngine } from '../engines/types.js';
 import { UsageError } from '../errors.js';
 
-export type MigrationTool = 'prisma' | 'drizzle';
+export type MigrationTool = 'prisma' | 'drizzle' | 'knex' | 'node-pg-migrate';
 
 export interface Migration {
   name: string;
@@ -34,8 +34,28 @@ export function detectTool(cwd: string): ProjectTool | undefined {
   }
   const drizzleConfig = ['drizzle.config.ts', 'drizzle.config.js', 'drizzle.config.mjs', 'drizzle.config.json'].find((f) => existsSync(path.join(cwd, f)));
   if (drizzleConfig) return { tool: 'drizzle', folder: path.join(cwd, drizzleOutFolder(path.join(cwd, drizzleConfig))) };
+  if (['knexfile.js', 'knexfile.ts', 'knexfile.cjs', 'knexfile.mjs'].some((f) => existsSync(path.join(cwd, f)))) {
+    return { tool: 'knex', folder: path.join(cwd, 'migrations') };
+  }
+  if (dependsOn(cwd, 'node-pg-migrate')) return { tool: 'node-pg-migrate', folder: path.join(cwd, 'migrations') };
   return undefined;
 }
+
+function dependsOn(cwd: string, pkg: string): boolean {
+  try {
+    const manifest = JSON.parse(readFileSync(path.join(cwd, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
+    return Boolean(manifest.dependencies?.[pkg] ?? manifest.devDependencies?.[pkg]);
+  } catch {
+    return false;
+  }
+}
+
+/** The migration command each tool applies pending migrations with. */
+export const DEFAULT_COMMANDS: Record<Exclude<MigrationTool, 'prisma'>, string[]> = {
+  drizzle: ['npx', 'drizzle-kit', 'migrate'],
+  knex: ['npx', 'knex', 'migrate:latest'],
+  'node-pg-migrate': ['npx', 'node-pg-migrate', 'up'],
+};
 
 /**
  * drizzle-kit's `out` folder (default ./drizzle). Evaluating the TypeScript config would run user code, so only a
@@ -57,10 +77,37 @@ function readFileSafe(file: string): string {
 
 /** Migrations on disk against those recorded in the database (`exists` false: a database yet to be created). */
 export async function migrationState(engine: DatabaseEngine, project: ProjectTool, exists: boolean): Promise<MigrationState> {
-  const all = project.tool === 'prisma' ? await prismaMigrations(project.folder) : await drizzleMigrations(project.folder);
-  const applied = !exists ? [] : project.tool === 'prisma' ? await prismaApplied(engine) : await drizzleApplied(engine, all);
+  const all = await MIGRATIONS_ON_DISK[project.tool](project.folder);
+  const applied = !exists ? [] : await APPLIED[project.tool](engine, all);
   const pending = all.filter((m) => !applied.includes(m.name));
   return { ...project, all, applied, pending, lastApplied: applied.at(-1) ?? null };
+}
+
+const MIGRATIONS_ON_DISK: Record<MigrationTool, (folder: string) => Promise<Migration[]>> = {
+  prisma: prismaMigrations,
+  drizzle: drizzleMigrations,
+  // knex records file names with their extension; node-pg-migrate without.
+  knex: (folder) => migrationFiles(folder, (file) => file),
+  'node-pg-migrate': (folder) => migrationFiles(folder, (file) => file.replace(/\.[^.]+$/, '')),
+};
+
+const APPLIED: Record<MigrationTool, (engine: DatabaseEngine, all: Migration[]) => Promise<string[]>> = {
+  prisma: (engine) => prismaApplied(engine),
+  drizzle: drizzleApplied,
+  knex: (engine) => namesIn(engine, 'SELECT name FROM knex_migrations ORDER BY id'),
+  'node-pg-migrate': (engine) => namesIn(engine, 'SELECT name FROM pgmigrations ORDER BY run_on, id'),
+};
+
+async function namesIn(engine: DatabaseEngine, sql: string): Promise<string[]> {
+  return ((await engine.selectRows(sql)) ?? []).map((r) => String(r.name));
+}
+
+/** One file per migration (JavaScript, TypeScript or SQL), in name order. */
+async function migrationFiles(folder: string, nameOf: (file: string) => string): Promise<Migration[]> {
+  return (await readdirOrEmpty(folder))
+    .filter((f) => /\.(js|cjs|mjs|ts|sql)$/.test(f))
+    .sort()
+    .map((f) => ({ name: nameOf(f), file: path.join(folder, f) }));
 }
 
 async function prismaMigrations(folder: string): Promise<Migration[]> {

@@ -19,10 +19,10 @@ export function registerMigrate(program: Command, ctx: CliContext): void {
   const command = program
     .command('migrate')
     .description('report what pending migrations destroy in the live data, back up, migrate, roll back on failure')
-    .argument('[command...]', 'the migration command, after -- (default: prisma migrate dev --name <name>, or drizzle-kit migrate)')
+    .argument('[command...]', 'the migration command, after -- (default: prisma migrate dev --name <name>, drizzle-kit migrate, knex migrate:latest, node-pg-migrate up)')
     .option('--name <name>', 'Prisma: the new migration\'s name (runs prisma migrate dev --name <name>)')
     .option('--deploy', 'Prisma: apply committed migrations (prisma migrate deploy), for CI and production')
-    .option('--migrations <dir>', 'migrations folder (default: prisma/migrations, or drizzle.config\'s out)')
+    .option('--migrations <dir>', 'migrations folder (default: prisma/migrations, drizzle.config\'s out, or ./migrations for knex and node-pg-migrate)')
     .option('-y, --yes', 'accept destructive findings without asking (required without a terminal)')
     .option('--no-rollback', 'on failure, leave the database as the migration left it (and print the restore command)')
     .option('-i, --identity <file>', 'age identity, needed to roll back when backups are encrypted');
@@ -56,6 +56,9 @@ export function registerMigrate(program: Command, ctx: CliContext): void {
         if (step.step === 'analysed') {
           info(ctx, step.pending.length > 0 ? `Pending migrations: ${step.pending.join(', ')}` : 'No pending migration files found.');
           for (const finding of step.findings) info(ctx, `  ${describeFinding(finding)}`);
+          if (step.unanalysed.length > 0) {
+            info(ctx, `Not analysed (their SQL is only known when they run; the backup and rollback still cover them): ${step.unanalysed.join(', ')}`);
+          }
         }
         if (step.step === 'backed-up') info(ctx, step.id ? `Backup before migrating: ${step.id}` : 'The database does not exist yet: no backup needed.');
         if (step.step === 'running') info(ctx, `$ ${step.command.join(' ')}`);
