@@ -63,7 +63,8 @@ export async function createCompressor(compression: Compression): Promise<Transf
     case 'zstd': {
       const zstd = await loadZstd();
       if (!zstd) throw new DbguardError('zstd is unavailable: the zstd-napi native module did not load.');
-      return new zstd.CompressStream({ compressionLevel: compression.level ?? 3 });
+      // nbWorkers: zstd compresses on its own thread, so the event loop keeps draining the dump's pipe meanwhile.
+      return new zstd.CompressStream({ compressionLevel: compression.level ?? 3, nbWorkers: 1 });
     }
   }
 }
