@@ -85,4 +85,14 @@ describe('prune', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/retention\.automatic\.keepDaily/);
   });
+
+  it('a policy that cannot be applied warns after the backup instead of failing it', async () => {
+    const cwd = tempDir();
+    const db = createSqliteDb(cwd, { orders: 2 });
+    writeFileSync(path.join(cwd, 'dbguard.config.json'), JSON.stringify({ prune: { timeZone: 'Mars/Olympus_Mons' } }));
+    const result = await runCli(['backup', '--db', db], { cwd });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/warning: The retention policy was not applied: .*Mars\/Olympus_Mons/);
+    expect(parseJson<unknown[]>(await runCli(['list', '--json'], { cwd }))).toHaveLength(1);
+  });
 });

@@ -79,13 +79,19 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
     throw error;
   }
   await store.recordAttempt(databaseKey, { at: taken.manifest.createdAt, ok: true });
-  const pruned =
-    options.retention === false
-      ? []
-      : (await prune({ dir: store.root, policies: options.retention?.policies, timeZone: options.retention?.timeZone, now })).deleted;
+  // The backup is complete from here on: what follows can only warn, never fail it.
+  const warnings: string[] = [];
+  let pruned: string[] = [];
+  if (options.retention !== false) {
+    try {
+      pruned = (await prune({ dir: store.root, policies: options.retention?.policies, timeZone: options.retention?.timeZone, now })).deleted;
+    } catch (error) {
+      warnings.push(`The retention policy was not applied: ${(error as Error).message}`);
+    }
+  }
   const { backups } = await store.list();
   const totalBytes = backups.reduce((sum, b) => sum + b.manifest.size, 0);
-  const warnings = await storageWarnings(store.root, totalBytes, taken.manifest.size, options.sizeWarningBytes ?? DEFAULT_SIZE_WARNING_MB * 1024 * 1024);
+  warnings.push(...(await storageWarnings(store.root, totalBytes, taken.manifest.size, options.sizeWarningBytes ?? DEFAULT_SIZE_WARNING_MB * 1024 * 1024)));
   return { ...taken, pruned, warnings };
 }
 
