@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLI, parseJson, runCli } from './harness/cli.js';
@@ -49,9 +50,19 @@ describe('interrupted backups', () => {
   });
 
   it('SIGKILL leaves a backup that never lists as complete, and the next run cleans it up', async () => {
+    const started = Date.now() - 1000;
     const cwd = tempDir();
     const { code } = await interruptedBackup(cwd, 'SIGKILL');
     expect(code).toBe(-1);
+    // Nothing the killed process wrote holds the password (it only ever lives in the child's environment).
+    const password = decodeURIComponent(new URL(db.url).password);
+    const fresh = readdirSync(os.tmpdir()).filter((name) => name.startsWith('dbguard-') && statSync(path.join(os.tmpdir(), name)).mtimeMs >= started);
+    for (const name of fresh) {
+      for (const file of filesUnder(path.join(os.tmpdir(), name))) {
+        const full = path.join(os.tmpdir(), name, file);
+        if (statSync(full).isFile()) expect(readFileSync(full, 'utf8')).not.toContain(password);
+      }
+    }
     const leftovers = filesUnder(path.join(cwd, 'backups', 'manual'));
     expect(leftovers.some((f) => f.endsWith('.partial'))).toBe(true);
     expect(parseJson<unknown[]>(await runCli(['list', '--json'], { cwd }))).toEqual([]);

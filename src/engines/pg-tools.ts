@@ -1,6 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { PostgresConnection } from '../config/database-url.js';
@@ -26,10 +24,11 @@ export async function pgToolVersion(tool: PgTool): Promise<{ major: number; full
 }
 
 /**
- * A private passfile for one connection: the password reaches pg_dump/pg_restore/psql through a 0600 file,
- * never through their arguments. Call `remove()` when done.
+ * The environment for pg_dump/pg_restore/psql: connection settings, and the password in PGPASSWORD, which libpq
+ * reads from the environment. Never in arguments (`ps` shows those to every user); never in a file, which a killed
+ * process (SIGKILL) would leave behind.
  */
-export async function createPgEnv(connection: PostgresConnection): Promise<{ env: NodeJS.ProcessEnv; remove(): Promise<void> }> {
+export function pgToolEnv(connection: PostgresConnection): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PGHOST: connection.host,
@@ -38,17 +37,11 @@ export async function createPgEnv(connection: PostgresConnection): Promise<{ env
     PGAPPNAME: 'dbguard',
     PGCONNECT_TIMEOUT: '10',
   };
+  delete env.PGPASSFILE;
   if (connection.user) env.PGUSER = connection.user;
   if (connection.sslmode) env.PGSSLMODE = connection.sslmode;
-  if (connection.password === undefined) return { env, remove: async () => {} };
-
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dbguard-pg-'));
-  const passfile = path.join(dir, 'pgpass');
-  const escape = (value: string) => value.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
-  await fs.writeFile(passfile, `*:*:*:*:${escape(connection.password)}\n`, { mode: 0o600 });
-  delete env.PGPASSWORD; // it would take precedence over the passfile
-  env.PGPASSFILE = passfile;
-  return { env, remove: () => fs.rm(dir, { recursive: true, force: true }) };
+  if (connection.password !== undefined) env.PGPASSWORD = connection.password;
+  return env;
 }
 
 /** A conninfo naming only the database (no secret): pg_restore and psql need one in their arguments. */

@@ -6,7 +6,7 @@ import type { PostgresConnection } from '../config/database-url.js';
 import { DbguardError } from '../errors.js';
 import {
   connectPg,
-  createPgEnv,
+  pgToolEnv,
   dbnameConninfo,
   describeConnectError,
   pgToolVersion,
@@ -64,31 +64,26 @@ export class PostgresEngine implements DatabaseEngine {
 
   async dump({ signal, nativeCompressionLevel }: DumpOptions): Promise<Dump> {
     const client = await connectPg(this.connection);
-    let pgEnv: Awaited<ReturnType<typeof createPgEnv>> | undefined;
     try {
       await this.assertDumpCanRead(client);
       // One exported snapshot: pg_dump and our row counts see exactly the same data.
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const snapshot = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
-      pgEnv = await createPgEnv(this.connection);
       const args = ['--format=custom', `--snapshot=${snapshot}`, '--no-password'];
       if (nativeCompressionLevel !== undefined) args.push(`--compress=${nativeCompressionLevel}`);
-      const child = spawnPgTool('pg_dump', args, pgEnv.env);
+      const child = spawnPgTool('pg_dump', args, pgToolEnv(this.connection));
       const cancel = () => child.kill('SIGTERM');
       signal?.addEventListener('abort', cancel, { once: true });
-      const env = pgEnv;
       const completed = Promise.all([waitForPgTool('pg_dump', child), countUserTables(client)])
         .then(([, tables]) => ({ tables }))
         .finally(async () => {
           signal?.removeEventListener('abort', cancel);
           await client.query('COMMIT').catch(() => {});
           await client.end().catch(() => {});
-          await env.remove();
         });
       return { kind: 'stream', stream: child.stdout!, completed, cancel };
     } catch (error) {
       await client.end().catch(() => {});
-      await pgEnv?.remove();
       throw error;
     }
   }
@@ -106,14 +101,10 @@ export class PostgresEngine implements DatabaseEngine {
   }
 
   async restore(source: RestoreSource, { tables, exact }: RestoreOptions): Promise<void> {
-    const pgEnv = await createPgEnv(this.connection);
-    try {
-      if (tables && tables.length > 0) await this.restoreTables(source, tables, pgEnv.env);
-      else if (exact) await this.restoreExact(source, exact.backupTables, pgEnv.env);
-      else await this.restoreAll(source, pgEnv.env);
-    } finally {
-      await pgEnv.remove();
-    }
+    const env = pgToolEnv(this.connection);
+    if (tables && tables.length > 0) await this.restoreTables(source, tables, env);
+    else if (exact) await this.restoreExact(source, exact.backupTables, env);
+    else await this.restoreAll(source, env);
   }
 
   /** Everything in the dump, in one transaction: a failure leaves the database as it was. */
