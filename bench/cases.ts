@@ -1,0 +1,368 @@
+/** The benchmark cases: each runs dbguard and the raw tool(s) it is compared with, interleaved, `runs` times. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { BENCH_DB, type Pg } from './data.js';
+import { type Sample, median, runDbguard, runRaw, running, sh } from './measure.js';
+
+export interface Context {
+  cli: string;
+  scale: number;
+  runs: number;
+  /** Scratch folder, deleted at the end. */
+  work: string;
+  pg?: Pg & { bytes: number };
+  sqlite?: { file: string; bytes: number };
+  age: { recipient: string; identityFile: string };
+}
+
+export interface Measurement {
+  label: string;
+  tool: 'dbguard' | 'raw';
+  seconds: number[];
+  median: number;
+  /** Highest peak RSS over the runs. */
+  rssMB: number | null;
+  outputMB: number | null;
+  timedOut: number;
+  /** Writer transactions/s before and during the backup (medians over the runs), and their ratio. */
+  writer?: { idleTps: number; duringTps: number; kept: number };
+}
+
+export interface Ratio {
+  name: string;
+  /** Of the medians. */
+  value: number;
+  /** Of the fastest runs: less sensitive to other work on the machine. */
+  best: number;
+  /** `max`: value must be <= target; `min`: >= target. */
+  target?: { kind: 'max' | 'min'; value: number };
+}
+
+export interface CaseResult {
+  name: string;
+  title: string;
+  inputMB: number;
+  measurements: Measurement[];
+  ratios: Ratio[];
+  notes: string[];
+  /** How this case was run (results of several invocations are merged). */
+  run?: RunInfo;
+}
+
+export interface RunInfo {
+  runs: number;
+  finishedAt: string;
+  /** 1-minute load average when the invocation started: other work on the machine makes times noisy. */
+  loadAverage: number;
+  /** Which dbguard build was measured. */
+  build: string;
+}
+
+interface Variant {
+  label: string;
+  tool: 'dbguard' | 'raw';
+  run(): Promise<Sample & { outputBytes?: number }>;
+}
+
+export interface Case {
+  name: string;
+  needs: 'pg' | 'sqlite' | 'none';
+  run(ctx: Context): Promise<CaseResult>;
+}
+
+const MB = 1024 * 1024;
+const WRITER = fileURLToPath(new URL('./sqlite-writer.mjs', import.meta.url));
+const RSS_FILE = (ctx: Context) => path.join(ctx.work, 'rss');
+
+function dbguard(ctx: Context, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Sample> {
+  // The caller's DATABASE_URL and DBGUARD_* settings (keys, compression) must not change what is measured.
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL' && !k.startsWith('DBGUARD_')));
+  if (ctx.pg) base.DBGUARD_PG_BINDIR = ctx.pg.bin;
+  return runDbguard(ctx.cli, args, { env: { ...base, ...env }, cwd: ctx.work, rssFile: RSS_FILE(ctx) });
+}
+
+function raw(ctx: Context, command: string, timeoutMs?: number): Promise<Sample> {
+  return runRaw(`set -eo pipefail; ${command}`, { env: ctx.pg?.env ?? process.env, cwd: ctx.work, rssFile: RSS_FILE(ctx), timeoutMs });
+}
+
+/** A dbguard backup into a throwaway folder: the sample plus the backup's size. */
+async function dbguardBackup(ctx: Context, db: string, extra: string[], env: NodeJS.ProcessEnv = {}) {
+  const dir = path.join(ctx.work, 'runs');
+  const sample = await dbguard(ctx, ['backup', '--db', db, '--dir', dir, '--json', ...extra], env);
+  const { size } = JSON.parse(sample.stdout) as { size: number };
+  rmSync(dir, { recursive: true, force: true });
+  return { ...sample, outputBytes: size };
+}
+
+/** A raw command writing `out`: the sample plus the file's size. */
+async function rawToFile(ctx: Context, command: (out: string) => string, timeoutMs?: number) {
+  const out = path.join(ctx.work, 'raw-out');
+  rmSync(out, { force: true });
+  const sample = await raw(ctx, command(sh(out)), timeoutMs);
+  const outputBytes = sample.timedOut ? undefined : statSync(out).size;
+  rmSync(out, { force: true });
+  return { ...sample, outputBytes };
+}
+
+type Run = Sample & { outputBytes?: number; writer?: { idle: number; during: number } };
+
+/** Runs every variant `runs` times, interleaved (so slow phases of the machine hit all alike); `around` wraps each run. */
+async function measure(ctx: Context, variants: Variant[], around: (v: Variant) => Promise<Run> = (v) => v.run()): Promise<Measurement[]> {
+  const samples = new Map<Variant, Run[]>(variants.map((v) => [v, []]));
+  for (let i = 0; i < ctx.runs; i++) {
+    for (const variant of variants) {
+      const sample = await around(variant);
+      samples.get(variant)!.push(sample);
+      process.stderr.write(`  ${variant.label}: ${sample.seconds.toFixed(2)} s\n`);
+    }
+  }
+  return variants.map((variant) => {
+    const list = samples.get(variant)!;
+    const rss = list.map((s) => s.rssMB).filter((v): v is number => v !== null);
+    const output = list.map((s) => s.outputBytes).filter((v): v is number => v !== undefined);
+    const writer = list.map((s) => s.writer).filter((w) => w !== undefined);
+    return {
+      label: variant.label,
+      tool: variant.tool,
+      seconds: list.map((s) => s.seconds),
+      median: median(list.map((s) => s.seconds)),
+      rssMB: rss.length ? Math.max(...rss) : null,
+      outputMB: output.length ? median(output) / MB : null,
+      timedOut: list.filter((s) => s.timedOut).length,
+      writer: writer.length
+        ? { idleTps: median(writer.map((w) => w.idle)), duringTps: median(writer.map((w) => w.during)), kept: median(writer.map((w) => w.during / w.idle)) }
+        : undefined,
+    };
+  });
+}
+
+const ratio = (ms: Measurement[], a: string, b: string, target?: Ratio['target']): Ratio => {
+  const [x, y] = [ms.find((m) => m.label === a)!, ms.find((m) => m.label === b)!];
+  return { name: `${a} / ${b}`, value: x.median / y.median, best: Math.min(...x.seconds) / Math.min(...y.seconds), target };
+};
+const MAX_105 = { kind: 'max', value: 1.05 } as const;
+
+/** dbguard backup vs a raw command at the same settings. */
+function pgBackupCase(name: string, title: string, dbguardLabel: string, extra: string[], rawLabel: string, rawCommand: (ctx: Context, out: string) => string, withAge = false): Case {
+  return {
+    name,
+    needs: 'pg',
+    async run(ctx) {
+      const pgc = ctx.pg!;
+      const env = withAge ? { DBGUARD_AGE_RECIPIENTS: ctx.age.recipient } : {};
+      const ms = await measure(ctx, [
+        { label: rawLabel, tool: 'raw', run: () => rawToFile(ctx, (out) => rawCommand(ctx, out)) },
+        { label: dbguardLabel, tool: 'dbguard', run: () => dbguardBackup(ctx, pgc.url(BENCH_DB), extra, env) },
+      ]);
+      return { name, title, inputMB: pgc.bytes / MB, measurements: ms, ratios: [ratio(ms, dbguardLabel, rawLabel, MAX_105)], notes: [] };
+    },
+  };
+}
+
+const tool = (ctx: Context, name: string) => sh(path.join(ctx.pg!.bin, name));
+
+/** One dbguard backup made once (untimed) for the restore and verify cases. */
+const fixtures = new Map<string, { id: string; file: string }>();
+async function fixture(ctx: Context, kind: 'plain' | 'age'): Promise<{ id: string; file: string; dir: string }> {
+  const dir = path.join(ctx.work, 'fixtures');
+  if (!fixtures.has(kind)) {
+    const env = kind === 'age' ? { DBGUARD_AGE_RECIPIENTS: ctx.age.recipient } : {};
+    const { stdout } = await dbguard(ctx, ['backup', '--db', ctx.pg!.url(BENCH_DB), '--dir', dir, '--label', kind, '--json'], env);
+    fixtures.set(kind, JSON.parse(stdout) as { id: string; file: string });
+  }
+  return { ...fixtures.get(kind)!, dir };
+}
+
+let restoreCount = 0;
+function pgRestoreCase(name: string, kind: 'plain' | 'age'): Case {
+  return {
+    name,
+    needs: 'pg',
+    async run(ctx) {
+      const pgc = ctx.pg!;
+      const { id, file, dir } = await fixture(ctx, kind);
+      const identityEnv = kind === 'age' ? { DBGUARD_AGE_IDENTITY_FILE: ctx.age.identityFile } : {};
+      const fresh = async <T>(fn: (db: string) => Promise<T>): Promise<T> => {
+        const db = `restored_${++restoreCount}`;
+        try {
+          return await fn(db);
+        } finally {
+          await pgc.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+        }
+      };
+      const source = kind === 'age' ? `age -d -i ${sh(ctx.age.identityFile)} ${sh(file)} | ` : '';
+      const rawLabel = `createdb + ${kind === 'age' ? 'age -d | ' : ''}pg_restore --single-transaction`;
+      const ms = await measure(ctx, [
+        {
+          label: rawLabel,
+          tool: 'raw',
+          run: () => fresh((db) => raw(ctx, `${tool(ctx, 'createdb')} ${db} && ${source}${tool(ctx, 'pg_restore')} --single-transaction -d ${db} ${kind === 'age' ? '' : sh(file)}`)),
+        },
+        {
+          label: 'dbguard restore --yes --to <new db>',
+          tool: 'dbguard',
+          run: () => fresh((db) => dbguard(ctx, ['restore', id, '--yes', '--to', pgc.url(db), '--dir', dir, '--json'], identityEnv)),
+        },
+      ]);
+      const title = kind === 'age' ? 'PostgreSQL restore of an age-encrypted backup (decrypted in the pipeline)' : 'PostgreSQL restore into a new database';
+      const ratios = [ratio(ms, 'dbguard restore --yes --to <new db>', rawLabel, MAX_105)];
+      return { name, title, inputMB: pgc.bytes / MB, measurements: ms, ratios, notes: [] };
+    },
+  };
+}
+
+const verifyCase: Case = {
+  name: 'pg-verify',
+  needs: 'pg',
+  async run(ctx) {
+    const pgc = ctx.pg!;
+    const { id, file, dir } = await fixture(ctx, 'plain');
+    const rawLabel = 'createdb + pg_restore + dropdb (same work)';
+    const ms = await measure(ctx, [
+      {
+        label: rawLabel,
+        tool: 'raw',
+        run: () => raw(ctx, `${tool(ctx, 'createdb')} scratch && ${tool(ctx, 'pg_restore')} --single-transaction -d scratch ${sh(file)} && ${tool(ctx, 'dropdb')} scratch`),
+      },
+      { label: 'dbguard verify --restore-test', tool: 'dbguard', run: () => dbguard(ctx, ['verify', id, '--restore-test', '--db', pgc.url(BENCH_DB), '--dir', dir, '--json']) },
+    ]);
+    return {
+      name: 'pg-verify',
+      title: 'dbguard verify --restore-test (checksum, pg_restore --list, restore into a scratch database, row counts, drop)',
+      inputMB: pgc.bytes / MB,
+      measurements: ms,
+      ratios: [ratio(ms, 'dbguard verify --restore-test', rawLabel)],
+      notes: [],
+    };
+  },
+};
+
+/** Folds the WAL back into the database file, so every run starts from the same file. */
+function checkpoint(file: string): void {
+  const db = new Database(file);
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+}
+
+function sqliteVariants(ctx: Context, timeoutMs?: number): Variant[] {
+  const file = ctx.sqlite!.file;
+  return [
+    { label: 'cp + sync', tool: 'raw', run: () => rawToFile(ctx, (out) => `cp ${sh(file)} ${out} && sync ${out}`) },
+    { label: 'sqlite3 .backup', tool: 'raw', run: () => rawToFile(ctx, (out) => `sqlite3 ${sh(file)} ".backup ${out}"`, timeoutMs) },
+    { label: 'dbguard --compress none', tool: 'dbguard', run: () => dbguardBackup(ctx, file, ['--compress', 'none']) },
+    { label: 'dbguard (zstd)', tool: 'dbguard', run: () => dbguardBackup(ctx, file, []) },
+  ];
+}
+
+function sqliteRatios(ms: Measurement[]): Ratio[] {
+  return ['dbguard --compress none', 'dbguard (zstd)'].flatMap((label) => [
+    ratio(ms, label, 'sqlite3 .backup', { kind: 'max', value: 1 }),
+    ratio(ms, label, 'cp + sync', { kind: 'max', value: 1.5 }),
+  ]);
+}
+
+const sqliteIdleCase: Case = {
+  name: 'sqlite-backup',
+  needs: 'sqlite',
+  async run(ctx) {
+    const ms = await measure(ctx, sqliteVariants(ctx), (variant) => {
+      checkpoint(ctx.sqlite!.file);
+      return variant.run();
+    });
+    return { name: 'sqlite-backup', title: 'SQLite backup, idle database', inputMB: ctx.sqlite!.bytes / MB, measurements: ms, ratios: sqliteRatios(ms), notes: [] };
+  },
+};
+
+/** Starts the writer; `rate(from, to)` is its transactions/s between two epoch-ms instants. */
+async function startWriter(file: string): Promise<{ child: ChildProcess; rate(from: number, to: number): number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [WRITER, file], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  running.add(child);
+  const ticks: Array<[number, number]> = [];
+  let buffered = '';
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the SQLite writer exited (${code}) before writing`)));
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      const lines = (buffered + chunk).split('\n');
+      buffered = lines.pop()!;
+      for (const line of lines) ticks.push(line.split(' ').map(Number) as [number, number]);
+      resolve();
+    });
+  });
+  child.removeAllListeners('exit');
+  return {
+    child,
+    rate(from, to) {
+      const inside = ticks.filter(([t]) => t >= from && t <= to);
+      if (inside.length < 2) return NaN;
+      const [t0, n0] = inside[0]!;
+      const [t1, n1] = inside[inside.length - 1]!;
+      return ((n1 - n0) / (t1 - t0)) * 1000;
+    },
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        running.delete(child);
+      }),
+  };
+}
+
+const IDLE_WINDOW_MS = 2000;
+const sqliteWriterCase: Case = {
+  name: 'sqlite-backup-writer',
+  needs: 'sqlite',
+  async run(ctx) {
+    const file = ctx.sqlite!.file;
+    // sqlite3 .backup restarts whenever another connection writes: it may never finish.
+    const timeoutMs = 30_000 * Math.max(1, ctx.scale / 20);
+    const ms = await measure(ctx, sqliteVariants(ctx, timeoutMs), async (variant) => {
+      checkpoint(file);
+      const writer = await startWriter(file);
+      try {
+        const idleFrom = Date.now();
+        await new Promise((resolve) => setTimeout(resolve, IDLE_WINDOW_MS));
+        const from = Date.now();
+        const sample = await variant.run();
+        const to = Date.now();
+        return { ...sample, writer: { idle: writer.rate(idleFrom, from), during: writer.rate(from, to) } };
+      } finally {
+        await writer.stop();
+      }
+    });
+    const ratios = sqliteRatios(ms);
+    for (const m of ms) if (m.writer) ratios.push({ name: `writer throughput kept during ${m.label}`, value: m.writer.kept, best: NaN, target: m.tool === 'dbguard' ? { kind: 'min', value: 0.8 } : undefined });
+    const notes = ms.filter((m) => m.timedOut > 0).map((m) => `${m.label} did not finish within ${timeoutMs / 1000} s in ${m.timedOut} of ${m.seconds.length} runs (killed; the timeout is counted as its time).`);
+    return { name: 'sqlite-backup-writer', title: 'SQLite backup while another process writes without pause', inputMB: ctx.sqlite!.bytes / MB, measurements: ms, ratios, notes };
+  },
+};
+
+const startupCase: Case = {
+  name: 'startup',
+  needs: 'none',
+  async run(ctx) {
+    const ms = await measure({ ...ctx, runs: Math.max(ctx.runs, 5) }, [
+      { label: 'node -e 0', tool: 'raw', run: () => raw(ctx, `${sh(process.execPath)} -e 0`) },
+      { label: 'dbguard --version', tool: 'dbguard', run: () => dbguard(ctx, ['--version']) },
+      // Loads the backup command's modules (engines, pipeline, config) and does nothing else.
+      { label: 'dbguard backup --help', tool: 'dbguard', run: () => dbguard(ctx, ['backup', '--help']) },
+    ]);
+    const ratios = [ratio(ms, 'dbguard --version', 'node -e 0'), ratio(ms, 'dbguard backup --help', 'node -e 0')];
+    return { name: 'startup', title: 'CLI start-up (a fixed cost in every command)', inputMB: 0, measurements: ms, ratios, notes: [] };
+  },
+};
+
+export const CASES: Case[] = [
+  startupCase,
+  pgBackupCase('pg-backup', 'PostgreSQL backup, pg_dump default compression (gzip 6 inside the archive)', 'dbguard backup', [], 'pg_dump -Fc -f file', (ctx, out) => `${tool(ctx, 'pg_dump')} -Fc -f ${out} ${BENCH_DB}`),
+  pgBackupCase('pg-backup-zstd', 'PostgreSQL backup, zstd level 3 instead of pg_dump compression', 'dbguard backup --compress zstd', ['--compress', 'zstd'], 'pg_dump -Fc -Z0 | zstd -3', (ctx, out) => `${tool(ctx, 'pg_dump')} -Fc -Z0 ${BENCH_DB} | zstd -3 -T1 -q -o ${out} && sync ${out}`),
+  pgBackupCase('pg-backup-age', 'PostgreSQL backup encrypted with age (default compression)', 'dbguard backup (age)', [], 'pg_dump -Fc | age -r', (ctx, out) => `${tool(ctx, 'pg_dump')} -Fc ${BENCH_DB} | age -r ${ctx.age.recipient} -o ${out} && sync ${out}`, true),
+  pgRestoreCase('pg-restore', 'plain'),
+  pgRestoreCase('pg-restore-age', 'age'),
+  verifyCase,
+  sqliteIdleCase,
+  sqliteWriterCase,
+];
