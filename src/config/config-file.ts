@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createJiti } from 'jiti';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { retentionPoliciesSchema } from '../core/retention.js';
 import { UsageError } from '../errors.js';
@@ -65,6 +65,8 @@ export function loadConfig(cwd: string): { config: DbguardConfig; source: string
 /** A TypeScript or JavaScript config's default export (jiti transpiles TypeScript; loaded synchronously). */
 function readModule(file: string): unknown {
   try {
+    // jiti loads only when such a config exists (it is synchronous through require).
+    const { createJiti } = createRequire(import.meta.url)('jiti') as typeof import('jiti');
     const loaded = createJiti(import.meta.url, { moduleCache: false, fsCache: false })(file) as { default?: unknown };
     return loaded && typeof loaded === 'object' && 'default' in loaded ? loaded.default : loaded;
   } catch (error) {

@@ -1,8 +1,10 @@
 import { promises as fs } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { Decrypter, Encrypter, generateIdentity, identityToRecipient } from 'age-encryption';
 import { DbguardError, RefusedError, UsageError } from '../errors.js';
+
+/** age-encryption (and its post-quantum dependencies) loads only when something is encrypted or decrypted. */
+const loadAge = () => import('age-encryption');
 
 /** How to encrypt: public recipients (`age1...`) and/or a passphrase (scrypt). Never stored. */
 export interface EncryptionKeys {
@@ -31,6 +33,7 @@ export function validateRecipients(recipients: string[]): string[] {
 
 /** Encrypts a stream to a standard age file (the `age` tool decrypts it). */
 export async function encryptStream(input: Readable, keys: EncryptionKeys): Promise<Readable> {
+  const { Encrypter } = await loadAge();
   const encrypter = new Encrypter();
   if (keys.recipients.length > 0) {
     if (keys.passphrase) throw new UsageError('Use either age recipients or a passphrase, not both (age files take one kind).');
@@ -55,6 +58,7 @@ export async function decryptStream(input: Readable, keys: DecryptionKeys | unde
       'Pass --identity <file> (or set DBGUARD_AGE_IDENTITY_FILE), or DBGUARD_PASSPHRASE for passphrase backups.',
     );
   }
+  const { Decrypter } = await loadAge();
   const decrypter = new Decrypter();
   for (const identity of keys.identities) decrypter.addIdentity(identity);
   if (keys.passphrase) decrypter.addPassphrase(keys.passphrase);
@@ -87,12 +91,9 @@ export async function readIdentityFile(file: string): Promise<string[]> {
 
 /** A new X25519 identity in age's file format, and its public key. */
 export async function newIdentity(now: Date): Promise<{ identity: string; recipient: string; fileText: string }> {
+  const { generateIdentity, identityToRecipient } = await loadAge();
   const identity = await generateIdentity();
   const recipient = await identityToRecipient(identity);
   const fileText = `# created: ${now.toISOString()}\n# public key: ${recipient}\n${identity}\n`;
   return { identity, recipient, fileText };
-}
-
-export function wrapDecryptError(error: unknown): DbguardError {
-  return error instanceof DbguardError ? error : new DbguardError(`Decryption failed: ${(error as Error).message}`);
 }
