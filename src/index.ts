@@ -12,6 +12,9 @@ export { prune, type PruneOptions, type PruneResult, type PruneDecision } from '
 export { decideRetention, DEFAULT_RETENTION_POLICIES, type RetentionPolicies, type RetentionPolicy } from './core/retention.js';
 export { verifyBackup, type VerifyOptions, type VerifyResult } from './core/verify.js';
 export { restore, type RestoreOptions, type RestorePlan, type RestoreResult, type RestoreStep } from './core/restore.js';
+export { migrate, lint, type MigrateOptions, type MigrateResult, type MigrateStep, type LintOptions } from './migrate/migrate.js';
+export { analyzeSql, type Finding, type FindingKind } from './migrate/analyze.js';
+export { describeFinding, type MeasuredFinding } from './migrate/impact.js';
 export { BACKUP_TYPES, type BackupManifest, type BackupType, type StoredBackup, type Verification } from './core/manifest.js';
 export { DbguardError, UsageError, RefusedError, ExitCode } from './errors.js';
 export { parseDatabaseUrl, locateDatabaseUrl, redactUrl, type DatabaseTarget } from './config/database-url.js';

@@ -223,4 +223,13 @@ PRAGMA foreign_keys=ON;
     expect(result.stdout).toMatch(/rewrite\.sql:4: TABLE REWRITE User: 2 non-null values in columns the copy drops \(drops nickname\)/);
     expect(sqliteQuery<{ n: number }>(db, 'SELECT count(*) AS n FROM User').n).toBe(3);
   });
+
+  it('is available from the library as lint() and analyzeSql()', async () => {
+    const { analyzeSql, lint } = await import('../dist/index.js');
+    expect((await analyzeSql('ALTER TABLE "User" DROP COLUMN "name";')).map((f) => [f.kind, f.table?.name, f.column])).toEqual([['drop-column', 'User', 'name']]);
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'm.sql'), 'TRUNCATE audit;');
+    const { findings } = await lint({ cwd: dir, paths: ['m.sql'] });
+    expect(findings.map((f) => [f.kind, f.needsConfirmation])).toEqual([['truncate', true]]);
+  });
 });
