@@ -54,6 +54,8 @@ describe('SQLite', () => {
         expect(backedUp.code, backedUp.stderr).toBe(0);
         const manifest = parseJson<ManifestJson>(backedUp);
 
+        // A single self-contained file: rollback-journal format (header bytes 18-19 = 1), not the source's WAL.
+        expect([...readFileSync(manifest.file).subarray(18, 20)]).toEqual([1, 1]);
         const snapshot = new Database(manifest.file, { readonly: true });
         const orders = snapshot.prepare('SELECT count(*) FROM orders').pluck().get() as number;
         const lines = snapshot.prepare('SELECT count(*) FROM lines').pluck().get() as number;
@@ -92,6 +94,36 @@ describe('SQLite', () => {
       holder.close();
     }
     expect(sqliteContent(db)).toEqual(current);
+  });
+
+  it('backs up an empty database file (zero pages) and restores it', async () => {
+    const cwd = tempDir();
+    const db = path.join(cwd, 'empty.db');
+    new Database(db).close();
+    const backedUp = await runCli(['backup', '--json', '--db', db], { cwd });
+    expect(backedUp.code, backedUp.stderr).toBe(0);
+    expect(parseJson<ManifestJson>(backedUp).tables).toEqual({});
+    const restored = await runCli(['restore', 'latest', '--yes', '--db', db], { cwd });
+    expect(restored.code, restored.stderr).toBe(0);
+  });
+
+  it('fails clearly and leaves nothing behind when the database stays locked for the whole busy timeout', async () => {
+    const cwd = tempDir();
+    const db = createSqliteDb(cwd, { journalMode: 'delete', orders: 10 });
+    const holder = new Database(db);
+    holder.exec('BEGIN EXCLUSIVE');
+    try {
+      const backedUp = await runCli(['backup', '--db', db], { cwd, env: { DBGUARD_SQLITE_BUSY_TIMEOUT_MS: '500' } });
+      expect(backedUp.code).toBe(1);
+      expect(backedUp.stderr).toMatch(/stayed locked for 0\.5 s: another process holds an exclusive lock on it/);
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+    expect(parseJson(await runCli(['list', '--json'], { cwd }))).toEqual([]);
+    const store = path.join(cwd, 'backups');
+    const leftovers = existsSync(store) ? readdirSync(store, { recursive: true }).map(String) : [];
+    expect(leftovers.filter((f) => /\.(sqlite|partial|zst)/.test(f))).toEqual([]);
   });
 
   it('resolves Prisma file: URLs relative to prisma/schema.prisma and says so', async () => {

@@ -6,6 +6,7 @@ import { createWriteStream } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { DbguardError } from '../errors.js';
+import { copyDatabaseInOneStep } from './sqlite-copy.js';
 import { countSqliteRows, quoteSqliteIdent } from './sqlite-counts.js';
 import type { DatabaseEngine, Dump, DumpOptions, ImpactQuery, RestoreOptions, RestoreSource, TableCounts } from './types.js';
 
@@ -33,6 +34,7 @@ export class SqliteEngine implements DatabaseEngine {
       db.prepare('SELECT count(*) FROM sqlite_schema').get(); // fails on a file that is not a database
       return { serverVersion: String(db.prepare('SELECT sqlite_version()').pluck().get()) };
     } catch (error) {
+      if ((error as { code?: string }).code === 'SQLITE_BUSY') throw describeSqliteError({ code: 'SQLITE_BUSY' }, this.file);
       throw new DbguardError(`${this.file} is not a readable SQLite database: ${(error as Error).message}`);
     } finally {
       db.close();
@@ -63,7 +65,7 @@ export class SqliteEngine implements DatabaseEngine {
       return { kind: 'file', path: scratchPath, tables };
     } finally {
       if (poll) clearInterval(poll);
-      // VACUUM INTO cannot be interrupted from here; an abandoned worker ends with the process.
+      // A copy in progress cannot be interrupted from here; an abandoned worker ends with the process.
       void worker.terminate();
     }
   }
@@ -79,7 +81,7 @@ export class SqliteEngine implements DatabaseEngine {
     await withLocalFile(source, async (snapshotPath) => {
       const snapshot = new Database(snapshotPath, { readonly: true, fileMustExist: true });
       try {
-        await copyIntoWithRetry(snapshot, this.file, busyTimeoutMs());
+        await copyDatabaseInOneStep(snapshot, this.file, busyTimeoutMs());
       } catch (error) {
         throw new DbguardError(`Restoring into ${this.file} failed, the file is unchanged: ${(error as Error).message}`, {
           hint: 'Another process may be holding a lock on the database: stop it (or your app) and retry.',
@@ -193,36 +195,15 @@ export class SqliteEngine implements DatabaseEngine {
   }
 }
 
-/**
- * SQLite's backup API into `destination`, copying every page in one step (one write transaction on the
- * destination). better-sqlite3 reports a destination that is locked at the first step as a finished backup of
- * zero pages, and retries silently later on: both become a wait bounded by `timeoutMs`, then an error.
- */
-async function copyIntoWithRetry(snapshot: Database.Database, destination: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
-    let steps = 0;
-    const progress = await snapshot.backup(destination, {
-      progress: () => {
-        if (++steps > 1 && Date.now() > deadline) throw new Error(`the database stayed locked for ${timeoutMs / 1000} s`);
-        return 0x7fffffff;
-      },
-    });
-    if (progress.totalPages > 0) return;
-    if (Date.now() > deadline) throw new Error(`the database stayed locked for ${timeoutMs / 1000} s`);
-    await new Promise((resolve) => setTimeout(resolve, delay));
-  }
-}
-
 function integrityProblems(db: Database.Database): string[] {
   const rows = db.pragma('integrity_check', { simple: false }) as Array<{ integrity_check: string }>;
   return rows.map((row) => row.integrity_check).filter((line) => line !== 'ok');
 }
 
 function describeSqliteError(message: { message?: string; code?: string }, file: string): DbguardError {
-  if (message.code === 'SQLITE_BUSY') {
-    return new DbguardError(`${file} stayed locked for ${busyTimeoutMs() / 1000} s; the snapshot could not start.`, {
-      hint: 'Another process holds an exclusive lock. Retry when it is done.',
+  if (message.code === 'SQLITE_BUSY' || /stayed locked/.test(message.message ?? '')) {
+    return new DbguardError(`${file} stayed locked for ${busyTimeoutMs() / 1000} s: another process holds an exclusive lock on it.`, {
+      hint: 'Retry when that process is done (DBGUARD_SQLITE_BUSY_TIMEOUT_MS sets how long to wait, in ms).',
     });
   }
   if (message.code === 'SQLITE_FULL' || /disk is full|ENOSPC/i.test(message.message ?? '')) {
