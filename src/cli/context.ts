@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
 import { type DatabaseTarget, locateDatabaseUrl, parseDatabaseUrl } from '../config/database-url.js';
 import { type DbguardConfig, loadConfig } from '../config/config-file.js';
@@ -36,6 +36,15 @@ export function addJsonOption(command: Command): Command {
 
 export function typeOption(description: string): Option {
   return new Option('--type <type>', description).choices(BACKUP_TYPES);
+}
+
+/** `--jobs <n>`: parallel PostgreSQL tool jobs, a whole number from 1 to 64. */
+export function jobsOption(description: string): Option {
+  return new Option('-j, --jobs <n>', description).argParser((value: string) => {
+    const jobs = Number(value);
+    if (!/^\d+$/.test(value) || jobs < 1 || jobs > 64) throw new InvalidArgumentError('expected a whole number from 1 to 64.');
+    return jobs;
+  });
 }
 
 export function config(ctx: CliContext): DbguardConfig {

@@ -44,6 +44,11 @@ export interface RestoreOptions {
   safetyBackup?: { compression?: Compression | undefined; encryption?: EncryptionKeys | undefined } | undefined;
   /** Drop the target's tables that are not in the backup too (a migration rollback): see engine RestoreOptions. */
   exact?: boolean | undefined;
+  /**
+   * PostgreSQL: parallel pg_restore jobs for a large backup. Not one transaction, so only into a database that does
+   * not exist yet (`--to`): it is created, and dropped again if the restore fails.
+   */
+  jobs?: number | undefined;
   /** Tables that must exist after the restore. */
   requiredTables?: string[] | undefined;
   /** Called once the checks pass, with the safety backup's progress. */
@@ -95,11 +100,22 @@ async function restoreStored(store: LocalBackupStore, stored: StoredBackup, opti
   const engine = options.engine ?? engineFor(options.target);
 
   const tables = selectTables(manifest, options.tables);
+  const parallel = options.jobs !== undefined && options.jobs > 1;
+  if (parallel) assertParallelAllowed(manifest, options);
+  await store.cleanupInterrupted();
+  const stagingDir = await store.stagingDir();
   const source = plainSource(stored, options.decryption);
-  await assertIntact(stored, options.decryption, source);
+  await assertIntact(stored, options.decryption, source, stagingDir);
   options.onStep?.({ step: 'verified', backup: manifest });
 
   const targetExists = await engine.exists();
+  if (parallel && targetExists) {
+    throw new UsageError(
+      `--jobs restores into a new database only, and ${options.target.display} exists. Nothing was changed.`,
+      'Parallel jobs cannot share one transaction, so over an existing database a failure would leave it half restored. ' +
+        'Restore with --to <a new database> --jobs N and point your app at it, or without --jobs (all or nothing).',
+    );
+  }
   const plan: RestorePlan = {
     backup: manifest,
     target: options.target.display,
@@ -129,8 +145,18 @@ async function restoreStored(store: LocalBackupStore, stored: StoredBackup, opti
 
   options.onStep?.({ step: 'restoring' });
   try {
-    await engine.restore(source, { tables, exact: options.exact ? { backupTables: Object.keys(manifest.tables) } : undefined });
+    await engine.restore(source, {
+      tables,
+      exact: options.exact ? { backupTables: Object.keys(manifest.tables) } : undefined,
+      jobs: options.jobs,
+      stagingDir,
+    });
   } catch (error) {
+    if (createdTarget) {
+      const dropped = await engine.drop().then(() => true, () => false);
+      const state = dropped ? 'the database it created was dropped again' : `drop the database it created (${options.target.display}) by hand`;
+      throw new DbguardError(`Restore failed; ${state}. ${(error as Error).message}`, { cause: error });
+    }
     throw new DbguardError(`Restore failed; the database was left as it was. ${(error as Error).message}`, {
       hint: safetyBackupId ? `A safety backup of the database is in ${safetyBackupId}.` : undefined,
       cause: error,
@@ -172,8 +198,15 @@ function selectTables(manifest: BackupManifest, requested: string[] | undefined)
   return resolved;
 }
 
+function assertParallelAllowed(manifest: BackupManifest, options: RestoreOptions): void {
+  if (manifest.engine !== 'postgres') throw new UsageError('--jobs is for PostgreSQL restores; a SQLite restore is one file copy.');
+  if (options.tables?.length || options.exact) {
+    throw new UsageError('--jobs restores a whole backup into a new database; it cannot be combined with --table.');
+  }
+}
+
 /** The stored bytes must be the ones written, decryptable with the keys given, and readable by the database's tools. */
-async function assertIntact(stored: StoredBackup, keys: DecryptionKeys | undefined, source: RestoreSource): Promise<void> {
+async function assertIntact(stored: StoredBackup, keys: DecryptionKeys | undefined, source: RestoreSource, stagingDir: string): Promise<void> {
   const { manifest } = stored;
   const actual = await digestFile(stored.file);
   if (actual.sha256 !== manifest.sha256 || actual.size !== manifest.size) {
@@ -184,7 +217,7 @@ async function assertIntact(stored: StoredBackup, keys: DecryptionKeys | undefin
   }
   await assertDecryptable(stored, keys);
   try {
-    await checkerFor(manifest.format)(source);
+    await checkerFor(manifest.format)(source, { stagingDir });
   } catch (error) {
     if (error instanceof RefusedError) throw error;
     throw new RefusedError(`Backup ${manifest.id} cannot be read: ${(error as Error).message}. Nothing was changed.`);

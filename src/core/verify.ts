@@ -22,6 +22,8 @@ export interface VerifyOptions {
   /** Encrypted backups: also decrypt and check the content (needs `decryption`). */
   decrypt?: boolean | undefined;
   decryption?: DecryptionKeys | undefined;
+  /** Parallel pg_restore jobs for the restore test. */
+  jobs?: number | undefined;
   /** The server for a PostgreSQL restore test. */
   target?: DatabaseTarget | undefined;
   now?: (() => Date) | undefined;
@@ -45,7 +47,7 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult
   }
   const results: VerifyResult[] = [];
   for (const stored of targets) {
-    const verification = await verifyOne(stored, options);
+    const verification = await verifyOne(stored, options, await store.stagingDir());
     const now = (options.now ?? (() => new Date()))();
     await store.updateManifest(stored, { ...stored.manifest, verifiedAt: now.toISOString(), verification });
     results.push({ id: stored.manifest.id, file: stored.file, verification });
@@ -53,7 +55,7 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult
   return results;
 }
 
-async function verifyOne(stored: StoredBackup, options: VerifyOptions): Promise<Verification> {
+async function verifyOne(stored: StoredBackup, options: VerifyOptions, stagingDir: string): Promise<Verification> {
   const { manifest } = stored;
   const problems: string[] = [];
   const result: Verification = { ok: false, checksum: 'ok', readable: 'skipped', rowCounts: 'skipped', restoreTest: false, problems };
@@ -75,7 +77,7 @@ async function verifyOne(stored: StoredBackup, options: VerifyOptions): Promise<
   }
   const source: RestoreSource = plainSource(stored, options.decryption);
   try {
-    const { tables } = await checkerFor(manifest.format)(source);
+    const { tables } = await checkerFor(manifest.format)(source, { stagingDir });
     result.readable = 'ok';
     if (tables) {
       const differences = compareTableCounts(manifest.tables, tables);
@@ -89,7 +91,7 @@ async function verifyOne(stored: StoredBackup, options: VerifyOptions): Promise<
   }
 
   if (options.restoreTest && manifest.engine === 'postgres') {
-    const differences = await restoreTest(source, manifest.tables, options.target);
+    const differences = await restoreTest(source, manifest.tables, options.target, { jobs: options.jobs, stagingDir });
     result.restoreTest = true;
     result.rowCounts = differences.length === 0 ? 'match' : 'mismatch';
     problems.push(...differences.map((d) => `after a test restore, ${d}`));
@@ -98,7 +100,12 @@ async function verifyOne(stored: StoredBackup, options: VerifyOptions): Promise<
   return result;
 }
 
-async function restoreTest(source: RestoreSource, expected: Record<string, number>, target: DatabaseTarget | undefined) {
+async function restoreTest(
+  source: RestoreSource,
+  expected: Record<string, number>,
+  target: DatabaseTarget | undefined,
+  options: { jobs: number | undefined; stagingDir: string },
+) {
   if (!target || target.engine !== 'postgres') {
     throw new UsageError(
       '--restore-test needs a PostgreSQL server to restore into a scratch database.',
@@ -109,7 +116,7 @@ async function restoreTest(source: RestoreSource, expected: Record<string, numbe
   const scratch = await server.createScratch();
   try {
     try {
-      await scratch.engine.restore(source, {});
+      await scratch.engine.restore(source, options);
     } catch (error) {
       throw new DbguardError(`The test restore failed: ${(error as Error).message}`);
     }

@@ -13,6 +13,7 @@ import {
   spawnPgTool,
   waitForPgTool,
 } from './pg-tools.js';
+import { withPlainFile } from './staged-file.js';
 import type { DatabaseEngine, Dump, DumpOptions, ImpactQuery, RestoreOptions, RestoreSource, TableCounts } from './types.js';
 
 const USER_TABLES_SQL = `
@@ -100,11 +101,23 @@ export class PostgresEngine implements DatabaseEngine {
     }
   }
 
-  async restore(source: RestoreSource, { tables, exact }: RestoreOptions): Promise<void> {
+  async restore(source: RestoreSource, { tables, exact, jobs, stagingDir }: RestoreOptions): Promise<void> {
     const env = pgToolEnv(this.connection);
-    if (tables && tables.length > 0) await this.restoreTables(source, tables, env);
+    if (jobs !== undefined && jobs > 1) {
+      if (tables?.length || exact) throw new DbguardError('A parallel restore (--jobs) restores the whole backup into a new database only.');
+      await withPlainFile(source, stagingDir, 'backup.dump', (file) => this.restoreInParallel(file, jobs, env));
+    } else if (tables && tables.length > 0) await this.restoreTables(source, tables, env);
     else if (exact) await this.restoreExact(source, exact.backupTables, env);
     else await this.restoreAll(source, env);
+  }
+
+  /**
+   * pg_restore -j into the empty database the caller created. pg_restore needs a seekable file to run jobs; they
+   * run in separate sessions, so this is not one transaction: the caller drops the database if it fails.
+   */
+  private async restoreInParallel(file: string, jobs: number, env: NodeJS.ProcessEnv): Promise<void> {
+    const args = ['--exit-on-error', '--no-owner', '--no-password', `--jobs=${jobs}`, `--dbname=${dbnameConninfo(this.connection.database)}`, file];
+    await waitForPgTool('pg_restore', spawnPgTool('pg_restore', args, env, 'ignore'));
   }
 
   /** Everything in the dump, in one transaction: a failure leaves the database as it was. */
@@ -202,6 +215,11 @@ export class PostgresEngine implements DatabaseEngine {
     return true;
   }
 
+  async drop(): Promise<void> {
+    const name = this.connection.database;
+    await this.withMaintenanceClient((client) => client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`));
+  }
+
   async selectRows(sql: string): Promise<Array<Record<string, unknown>> | null> {
     const client = await connectPg(this.connection);
     try {
@@ -248,10 +266,7 @@ export class PostgresEngine implements DatabaseEngine {
     const name = `dbguard_scratch_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
     await this.withMaintenanceClient((client) => client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`));
     const engine = new PostgresEngine({ ...this.connection, database: name });
-    return {
-      engine,
-      drop: () => this.withMaintenanceClient((client) => client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`)).then(() => {}),
-    };
+    return { engine, drop: () => engine.drop() };
   }
 
   /** Runs `fn` on a connection to a database other than the target (for CREATE/DROP DATABASE). */

@@ -1,13 +1,12 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { createWriteStream } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { DbguardError } from '../errors.js';
 import { copyDatabaseInOneStep } from './sqlite-copy.js';
 import { countSqliteRows, quoteSqliteIdent } from './sqlite-counts.js';
+import { withPlainFile } from './staged-file.js';
 import type { DatabaseEngine, Dump, DumpOptions, ImpactQuery, RestoreOptions, RestoreSource, TableCounts } from './types.js';
 
 /** How long to wait for another connection's lock; DBGUARD_SQLITE_BUSY_TIMEOUT_MS overrides it. */
@@ -78,7 +77,7 @@ export class SqliteEngine implements DatabaseEngine {
     if (options.tables && options.tables.length > 0) {
       throw new DbguardError('--table is supported for PostgreSQL only; a SQLite restore replaces the whole file.');
     }
-    await withLocalFile(source, async (snapshotPath) => {
+    await withPlainFile(source, options.stagingDir, 'snapshot.sqlite', async (snapshotPath) => {
       const snapshot = new Database(snapshotPath, { readonly: true, fileMustExist: true });
       try {
         await copyDatabaseInOneStep(snapshot, this.file, busyTimeoutMs());
@@ -164,6 +163,10 @@ export class SqliteEngine implements DatabaseEngine {
     return true;
   }
 
+  async drop(): Promise<void> {
+    await Promise.all(['', '-wal', '-shm', '-journal'].map((suffix) => fs.rm(`${this.file}${suffix}`, { force: true })));
+  }
+
   async createScratch(): Promise<{ engine: DatabaseEngine; drop(): Promise<void> }> {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dbguard-scratch-'));
     return {
@@ -219,22 +222,12 @@ function describeSqliteError(message: { message?: string; code?: string }, file:
   return new DbguardError(`SQLite snapshot of ${file} failed: ${message.message}`);
 }
 
-/** Gives `fn` a path to the backup's plain bytes, decoding a stream to a private temporary file first. */
-async function withLocalFile<T>(source: RestoreSource, fn: (file: string) => Promise<T>): Promise<T> {
-  if (source.kind === 'file') return fn(source.path);
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dbguard-restore-'));
-  try {
-    const file = path.join(dir, 'snapshot.sqlite');
-    await pipeline(await source.open(), createWriteStream(file, { mode: 0o600 }));
-    return await fn(file);
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
-  }
-}
-
 /** Opens the snapshot read-only: PRAGMA integrity_check, then its row counts. */
-export async function checkSqliteSnapshot(source: RestoreSource): Promise<{ tables: TableCounts | undefined }> {
-  return withLocalFile(source, async (file) => {
+export async function checkSqliteSnapshot(
+  source: RestoreSource,
+  options?: { stagingDir?: string | undefined },
+): Promise<{ tables: TableCounts | undefined }> {
+  return withPlainFile(source, options?.stagingDir, 'snapshot.sqlite', async (file) => {
     let db: Database.Database;
     try {
       db = new Database(file, { readonly: true, fileMustExist: true });

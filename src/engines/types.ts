@@ -43,6 +43,13 @@ export interface RestoreOptions {
    */
   exact?: { backupTables: string[] } | undefined;
   signal?: AbortSignal | undefined;
+  /**
+   * PostgreSQL: parallel pg_restore jobs. Such a restore cannot run in one transaction, so it is only allowed into an
+   * empty database this restore created, which the caller drops if the restore fails.
+   */
+  jobs?: number | undefined;
+  /** A private folder on the backups' disk for a decoded copy of a compressed or encrypted backup. */
+  stagingDir?: string | undefined;
 }
 
 /** Backup bytes to restore from: a plain file on disk, or a stream when they must be decoded first. */
@@ -65,6 +72,8 @@ export interface DatabaseEngine {
   countRows(): Promise<TableCounts>;
   /** Creates the target database when it does not exist; true when it was created. */
   ensureExists(): Promise<boolean>;
+  /** Deletes the target database: undoes a failed restore into a database that restore created. */
+  drop(): Promise<void>;
   /** Problems found by the database's own integrity check after a restore (none for PostgreSQL). */
   integrityProblems(): Promise<string[]>;
   /** Read-only query; null when a table it reads does not exist. */
@@ -81,4 +90,4 @@ export interface DatabaseEngine {
  * Reads a backup with the database's own tools (pg_restore --list, PRAGMA integrity_check) without any target.
  * Returns the backup's row counts when reading them is cheap (SQLite).
  */
-export type BackupChecker = (source: RestoreSource) => Promise<{ tables: TableCounts | undefined }>;
+export type BackupChecker = (source: RestoreSource, options?: { stagingDir?: string | undefined }) => Promise<{ tables: TableCounts | undefined }>;

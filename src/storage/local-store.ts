@@ -124,6 +124,16 @@ export class LocalBackupStore {
     return ids;
   }
 
+  /**
+   * A private folder on the backups' disk for decoded copies of backups while they are restored or checked (the
+   * system's temporary folder may be small or in memory). Each user makes its own `<pid>-*` folder in it.
+   */
+  async stagingDir(): Promise<string> {
+    const dir = path.join(this.root, STATE_DIR, 'staging');
+    await ensurePrivateDir(dir);
+    return dir;
+  }
+
   async updateManifest(stored: StoredBackup, manifest: BackupManifest): Promise<StoredBackup> {
     await writeFileAtomic(stored.manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
     return { ...stored, manifest };
@@ -195,6 +205,13 @@ export class LocalBackupStore {
         await fs.rm(path.join(dir, name), { force: true });
         removed.push(path.join(dir, name));
       }
+    }
+    const staging = path.join(this.root, STATE_DIR, 'staging');
+    for (const name of await readdirIfExists(staging)) {
+      const pid = Number(name.split('-')[0]);
+      if (Number.isInteger(pid) && pid > 0 && isProcessAlive(pid)) continue;
+      await fs.rm(path.join(staging, name), { recursive: true, force: true });
+      removed.push(path.join(staging, name));
     }
     return removed;
   }

@@ -6,7 +6,7 @@ import { RefusedError, UsageError } from '../../errors.js';
 import { formatDate, formatDuration, tableSummary } from '../format.js';
 import { configuredBackupOptions, decryptionKeys } from '../keys.js';
 import { confirmByTypingName } from '../prompt.js';
-import { type CliContext, type CommonOptions, addDirOption, addJsonOption, backupDir, config, info, print, printJson, resolveTarget, typeOption } from '../context.js';
+import { type CliContext, type CommonOptions, addDirOption, addJsonOption, backupDir, config, info, jobsOption, print, printJson, resolveTarget, typeOption } from '../context.js';
 import { totalRows } from '../../core/table-counts.js';
 
 interface RestoreCliOptions extends CommonOptions {
@@ -15,6 +15,7 @@ interface RestoreCliOptions extends CommonOptions {
   table?: string[];
   yes?: boolean;
   identity?: string;
+  jobs?: number;
 }
 
 export function registerRestore(program: Command, ctx: CliContext): void {
@@ -26,6 +27,7 @@ export function registerRestore(program: Command, ctx: CliContext): void {
     .option('--db <url>', 'the database to restore into (default: $DATABASE_URL, then DATABASE_URL in ./.env)')
     .option('--to <url>', 'restore into this database instead (PostgreSQL: created when missing)')
     .option('--table <name...>', 'PostgreSQL: replace only these tables\' rows')
+    .addOption(jobsOption('PostgreSQL, into a new database (--to) only: parallel pg_restore jobs'))
     .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
     .option('-i, --identity <file>', 'age identity file for an encrypted backup (default: $DBGUARD_AGE_IDENTITY_FILE)');
   addDirOption(command);
@@ -53,6 +55,7 @@ export function registerRestore(program: Command, ctx: CliContext): void {
       dir,
       target,
       tables: options.table,
+      jobs: options.jobs,
       requiredTables: settings.requiredTables,
       decryption: await decryptionKeys(ctx, options.identity),
       safetyBackup: configuredBackupOptions(ctx, settings),
@@ -61,7 +64,7 @@ export function registerRestore(program: Command, ctx: CliContext): void {
         if (options.json) return;
         if (step.step === 'verified') info(ctx, `Checksum and format of ${step.backup.id} verified.`);
         if (step.step === 'safety-backup') info(ctx, `Safety backup of the current database: ${step.id}`);
-        if (step.step === 'restoring') info(ctx, 'Restoring (all or nothing)...');
+        if (step.step === 'restoring') info(ctx, options.jobs && options.jobs > 1 ? `Restoring with ${options.jobs} jobs...` : 'Restoring (all or nothing)...');
       },
     });
     if (options.json) {

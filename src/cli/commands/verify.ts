@@ -4,7 +4,7 @@ import type { BackupType } from '../../core/manifest.js';
 import { verifyBackup } from '../../core/verify.js';
 import { DbguardError, UsageError } from '../../errors.js';
 import { decryptionKeys } from '../keys.js';
-import { type CliContext, type CommonOptions, addDbOption, addDirOption, addJsonOption, backupDir, print, printJson, resolveTarget, typeOption } from '../context.js';
+import { type CliContext, type CommonOptions, addDbOption, addDirOption, addJsonOption, backupDir, jobsOption, print, printJson, resolveTarget, typeOption } from '../context.js';
 
 interface VerifyCliOptions extends CommonOptions {
   all?: boolean;
@@ -12,6 +12,7 @@ interface VerifyCliOptions extends CommonOptions {
   type?: BackupType;
   decrypt?: boolean;
   identity?: string;
+  jobs?: number;
 }
 
 export function registerVerify(program: Command, ctx: CliContext): void {
@@ -21,6 +22,7 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     .argument('[id]', 'backup id, or "latest"')
     .option('--all', 'verify every backup')
     .option('--restore-test', 'PostgreSQL: restore into a scratch database on the --db server and compare every row count')
+    .addOption(jobsOption('with --restore-test: parallel pg_restore jobs'))
     .option('--decrypt', 'encrypted backups: also decrypt and check the content (needs --identity or DBGUARD_PASSPHRASE)')
     .option('-i, --identity <file>', 'age identity file (default: $DBGUARD_AGE_IDENTITY_FILE)')
     .addOption(typeOption('only backups of this type'));
@@ -30,6 +32,7 @@ export function registerVerify(program: Command, ctx: CliContext): void {
   command.action(async (ref: string | undefined, options: VerifyCliOptions) => {
     if (!ref && !options.all) throw new UsageError('Say which backup to verify: an id, `latest`, or --all.');
     if (ref && options.all) throw new UsageError('Give either a backup id or --all, not both.');
+    if (options.jobs !== undefined && !options.restoreTest) throw new UsageError('--jobs applies to --restore-test only.');
     const target: DatabaseTarget | undefined = options.restoreTest ? resolveTarget(ctx, options.db) : undefined;
     const results = await verifyBackup({
       dir: backupDir(ctx, options),
@@ -39,6 +42,7 @@ export function registerVerify(program: Command, ctx: CliContext): void {
       decrypt: options.decrypt || options.restoreTest,
       decryption: options.decrypt || options.restoreTest ? await decryptionKeys(ctx, options.identity) : undefined,
       target,
+      jobs: options.jobs,
     });
     const failed = results.filter((r) => !r.verification.ok);
     if (options.json) {
