@@ -1,6 +1,7 @@
 /** The benchmark cases: each runs dbguard and the raw tool(s) it is compared with, interleaved, `runs` times. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { rmSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -97,15 +98,23 @@ async function dbguardBackup(ctx: Context, db: string, extra: string[], env: Nod
   return { ...sample, outputBytes: size };
 }
 
-/** A raw command writing `out`: the sample plus the file's size. */
+/** A raw command writing `out` (a file, or pg_dump's directory): the sample plus what it wrote. */
 async function rawToFile(ctx: Context, command: (out: string) => string, timeoutMs?: number) {
   const out = path.join(ctx.work, 'raw-out');
-  rmSync(out, { force: true });
+  rmSync(out, { recursive: true, force: true });
   const sample = await raw(ctx, command(sh(out)), timeoutMs);
-  const outputBytes = sample.timedOut ? undefined : statSync(out).size;
-  rmSync(out, { force: true });
+  const outputBytes = sample.timedOut ? undefined : sizeOf(out);
+  rmSync(out, { recursive: true, force: true });
   return { ...sample, outputBytes };
 }
+
+function sizeOf(file: string): number {
+  const stat = statSync(file);
+  return stat.isDirectory() ? readdirSync(file).reduce((sum, name) => sum + statSync(path.join(file, name)).size, 0) : stat.size;
+}
+
+/** Parallel jobs for the --jobs cases: every core, at least 2. */
+const JOBS = Math.max(2, os.availableParallelism());
 
 type Run = Sample & { outputBytes?: number; writer?: { idle: number; during: number } };
 
@@ -177,6 +186,16 @@ async function fixture(ctx: Context, kind: 'plain' | 'age'): Promise<{ id: strin
 }
 
 let restoreCount = 0;
+/** Runs `fn` with the name of a database that does not exist yet (the restore creates it) and drops it after. */
+async function withFreshDatabaseName<T>(pgc: Pg, fn: (db: string) => Promise<T>): Promise<T> {
+  const db = `restored_${++restoreCount}`;
+  try {
+    return await fn(db);
+  } finally {
+    await pgc.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  }
+}
+
 function pgRestoreCase(name: string, kind: 'plain' | 'age'): Case {
   return {
     name,
@@ -185,14 +204,7 @@ function pgRestoreCase(name: string, kind: 'plain' | 'age'): Case {
       const pgc = ctx.pg!;
       const { id, file, dir } = await fixture(ctx, kind);
       const identityEnv = kind === 'age' ? { DBGUARD_AGE_IDENTITY_FILE: ctx.age.identityFile } : {};
-      const fresh = async <T>(fn: (db: string) => Promise<T>): Promise<T> => {
-        const db = `restored_${++restoreCount}`;
-        try {
-          return await fn(db);
-        } finally {
-          await pgc.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-        }
-      };
+      const fresh = <T>(fn: (db: string) => Promise<T>) => withFreshDatabaseName(pgc, fn);
       const source = kind === 'age' ? `age -d -i ${sh(ctx.age.identityFile)} ${sh(file)} | ` : '';
       const rawLabel = `createdb + ${kind === 'age' ? 'age -d | ' : ''}pg_restore --single-transaction`;
       const ms = await measure(ctx, [
@@ -213,6 +225,59 @@ function pgRestoreCase(name: string, kind: 'plain' | 'age'): Case {
     },
   };
 }
+
+/** Parallel backup: pg_dump's directory format with jobs, against the raw tool with the same jobs and the serial dump. */
+const pgBackupJobsCase: Case = {
+  name: 'pg-backup-jobs',
+  needs: 'pg',
+  async run(ctx) {
+    const pgc = ctx.pg!;
+    const [serialRaw, parallelRaw] = ['pg_dump -Fc -f file', `pg_dump -Fd -j ${JOBS} -f dir`];
+    const [serial, parallel] = ['dbguard backup', `dbguard backup --jobs ${JOBS}`];
+    const ms = await measure(ctx, [
+      { label: serialRaw, tool: 'raw', run: () => rawToFile(ctx, (out) => `${tool(ctx, 'pg_dump')} -Fc -f ${out} ${BENCH_DB}`) },
+      { label: parallelRaw, tool: 'raw', run: () => rawToFile(ctx, (out) => `${tool(ctx, 'pg_dump')} -Fd -j ${JOBS} -f ${out} ${BENCH_DB}`) },
+      { label: serial, tool: 'dbguard', run: () => dbguardBackup(ctx, pgc.url(BENCH_DB), []) },
+      { label: parallel, tool: 'dbguard', run: () => dbguardBackup(ctx, pgc.url(BENCH_DB), ['--jobs', String(JOBS)]) },
+    ]);
+    return {
+      name: 'pg-backup-jobs',
+      title: `PostgreSQL backup with ${JOBS} parallel jobs (directory format, stored as one tar), default compression`,
+      inputMB: pgc.bytes / MB,
+      measurements: ms,
+      ratios: [ratio(ms, parallel, parallelRaw, MAX_105), ratio(ms, parallel, serial), ratio(ms, parallelRaw, serialRaw)],
+      notes: [`${os.availableParallelism()} cores; the ratios against the serial runs are the gain of --jobs.`],
+    };
+  },
+};
+
+/** Parallel restore into a new database, from the serial fixture (pg_restore -j reads a custom-format file). */
+const pgRestoreJobsCase: Case = {
+  name: 'pg-restore-jobs',
+  needs: 'pg',
+  async run(ctx) {
+    const pgc = ctx.pg!;
+    const { id, file, dir } = await fixture(ctx, 'plain');
+    const fresh = <T>(fn: (db: string) => Promise<T>) => withFreshDatabaseName(pgc, fn);
+    const [serialRaw, parallelRaw] = ['createdb + pg_restore --single-transaction', `createdb + pg_restore -j ${JOBS}`];
+    const [serial, parallel] = ['dbguard restore --to <new db>', `dbguard restore --jobs ${JOBS} --to <new db>`];
+    const restoreWith = (db: string, extra: string) => raw(ctx, `${tool(ctx, 'createdb')} ${db} && ${tool(ctx, 'pg_restore')} ${extra} -d ${db} ${sh(file)}`);
+    const ms = await measure(ctx, [
+      { label: serialRaw, tool: 'raw', run: () => fresh((db) => restoreWith(db, '--single-transaction')) },
+      { label: parallelRaw, tool: 'raw', run: () => fresh((db) => restoreWith(db, `-j ${JOBS}`)) },
+      { label: serial, tool: 'dbguard', run: () => fresh((db) => dbguard(ctx, ['restore', id, '--yes', '--to', pgc.url(db), '--dir', dir, '--json'])) },
+      { label: parallel, tool: 'dbguard', run: () => fresh((db) => dbguard(ctx, ['restore', id, '--yes', '--jobs', String(JOBS), '--to', pgc.url(db), '--dir', dir, '--json'])) },
+    ]);
+    return {
+      name: 'pg-restore-jobs',
+      title: `PostgreSQL restore into a new database with ${JOBS} parallel jobs`,
+      inputMB: pgc.bytes / MB,
+      measurements: ms,
+      ratios: [ratio(ms, parallel, parallelRaw, MAX_105), ratio(ms, parallel, serial), ratio(ms, parallelRaw, serialRaw)],
+      notes: [`${os.availableParallelism()} cores; the ratios against the serial runs are the gain of --jobs.`],
+    };
+  },
+};
 
 const verifyCase: Case = {
   name: 'pg-verify',
@@ -362,6 +427,8 @@ export const CASES: Case[] = [
   pgBackupCase('pg-backup-age', 'PostgreSQL backup encrypted with age (default compression)', 'dbguard backup (age)', [], 'pg_dump -Fc | age -r', (ctx, out) => `${tool(ctx, 'pg_dump')} -Fc ${BENCH_DB} | age -r ${ctx.age.recipient} -o ${out} && sync ${out}`, true),
   pgRestoreCase('pg-restore', 'plain'),
   pgRestoreCase('pg-restore-age', 'age'),
+  pgBackupJobsCase,
+  pgRestoreJobsCase,
   verifyCase,
   sqliteIdleCase,
   sqliteWriterCase,

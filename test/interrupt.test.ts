@@ -21,14 +21,18 @@ function filesUnder(dir: string): string[] {
   return existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String) : [];
 }
 
-/** Starts a backup and sends `signal` once its partial file has appeared (or after `afterMs`). */
-async function interruptedBackup(cwd: string, signal: NodeJS.Signals, afterMs?: number) {
-  const child = spawn(process.execPath, [CLI, 'backup'], { cwd, env: { ...process.env, DATABASE_URL: db.url }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts a backup and sends `signal` once its partial file (with --jobs: its scratch folder) has appeared, or
+ * after `afterMs`.
+ */
+async function interruptedBackup(cwd: string, signal: NodeJS.Signals, afterMs?: number, args: string[] = []) {
+  const marker = args.includes('--jobs') ? '.scratch' : '.partial';
+  const child = spawn(process.execPath, [CLI, 'backup', ...args], { cwd, env: { ...process.env, DATABASE_URL: db.url }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const closed = new Promise<number | null>((resolve) => child.once('close', (code, sig) => resolve(code ?? (sig ? -1 : null))));
   const started = Date.now();
-  while (afterMs === undefined ? !filesUnder(path.join(cwd, 'backups')).some((f) => f.endsWith('.partial')) : Date.now() - started < afterMs) {
+  while (afterMs === undefined ? !filesUnder(path.join(cwd, 'backups')).some((f) => f.endsWith(marker)) : Date.now() - started < afterMs) {
     if (child.exitCode !== null) throw new Error(`backup ended before it could be interrupted: ${stderr}`);
     await new Promise((r) => setTimeout(r, 5));
   }
@@ -47,6 +51,27 @@ describe('interrupted backups', () => {
     expect(stderr).toMatch(new RegExp(`Interrupted by ${signal}`));
     expect(filesUnder(path.join(cwd, 'backups')).filter((f) => !['manual'].includes(f))).toEqual([]);
     expect(parseJson<unknown[]>(await runCli(['list', '--json'], { cwd }))).toEqual([]);
+  });
+
+  it('SIGINT during a parallel dump (--jobs) stops pg_dump and removes its folder', async () => {
+    const cwd = tempDir();
+    const { code, stderr } = await interruptedBackup(cwd, 'SIGINT', undefined, ['--jobs', '2']);
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/Interrupted by SIGINT/);
+    await new Promise((r) => setTimeout(r, 300)); // pg_dump's workers, if any were still writing, have stopped
+    expect(filesUnder(path.join(cwd, 'backups')).filter((f) => !['manual'].includes(f))).toEqual([]);
+  });
+
+  it('SIGKILL during a parallel dump leaves a folder that the next run removes', async () => {
+    const cwd = tempDir();
+    const { code } = await interruptedBackup(cwd, 'SIGKILL', undefined, ['--jobs', '2']);
+    expect(code).toBe(-1);
+    expect(parseJson<unknown[]>(await runCli(['list', '--json'], { cwd }))).toEqual([]);
+    await new Promise((r) => setTimeout(r, 1500)); // the orphaned pg_dump finishes or fails on its own
+    const next = await runCli(['backup', '--json'], { cwd, env: { DATABASE_URL: db.url } });
+    expect(next.code, next.stderr).toBe(0);
+    const manifest = parseJson<{ id: string }>(next);
+    expect(filesUnder(path.join(cwd, 'backups', 'manual')).sort()).toEqual([`${manifest.id}.dump`, `${manifest.id}.json`]);
   });
 
   it('SIGKILL leaves a backup that never lists as complete, and the next run cleans it up', async () => {

@@ -1,4 +1,5 @@
-import { readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseJson, runCli } from './harness/cli.js';
@@ -6,6 +7,7 @@ import { createDatabase, databaseExists, fillSampleData, server, snapshotContent
 import { pgUrl } from './harness/postgres.js';
 import { createSqliteDb } from './harness/sqlite-db.js';
 import { tempDir } from './harness/tmp.js';
+import { withUnpackedDumpDirectory } from '../dist/engines/pg-directory.js';
 
 async function ageKey(cwd: string): Promise<{ DBGUARD_AGE_RECIPIENTS: string; DBGUARD_AGE_IDENTITY_FILE: string }> {
   const file = path.join(cwd, 'key.txt');
@@ -15,6 +17,106 @@ async function ageKey(cwd: string): Promise<{ DBGUARD_AGE_RECIPIENTS: string; DB
 }
 
 const stagingLeftovers = (cwd: string) => readdirSync(path.join(cwd, 'backups', '.dbguard', 'staging'));
+
+interface ManifestJson {
+  id: string;
+  file: string;
+  format: string;
+  compression: string;
+  tables: Record<string, number>;
+}
+
+describe('parallel backup (--jobs)', () => {
+  it('dumps with parallel jobs into one tar that tar and pg_restore read, and restores it every way', async () => {
+    const db = await createDatabase();
+    await fillSampleData(db.name, 300);
+    const original = await snapshotContent(db.name);
+    const cwd = tempDir();
+    const taken = await runCli(['backup', '--json', '--jobs', '2'], { cwd, env: { DATABASE_URL: db.url } });
+    expect(taken.code, taken.stderr).toBe(0);
+    const manifest = parseJson<ManifestJson>(taken);
+    expect(manifest).toMatchObject({ format: 'pg-directory', compression: 'none' });
+    expect(manifest.file.endsWith(`${manifest.id}.dump.tar`)).toBe(true);
+    expect(manifest.tables).toEqual({ 'billing.invoices': 150, 'public.empty_table': 0, 'public.posts': 600, 'public.users': 300 });
+
+    // Standard tools read it: tar lists toc.dat first, and pg_restore reads the unpacked folder.
+    const entries = execFileSync('tar', ['-tf', manifest.file], { encoding: 'utf8' }).trim().split('\n');
+    expect(entries[0]).toBe('toc.dat');
+    expect(entries.slice(1).every((e) => /^\d+\.dat\.gz$/.test(e))).toBe(true);
+    const unpacked = path.join(cwd, 'unpacked');
+    mkdirSync(unpacked);
+    execFileSync('tar', ['-xf', manifest.file, '-C', unpacked]);
+    expect(execFileSync('pg_restore', ['--list', unpacked], { encoding: 'utf8' })).toMatch(/TABLE DATA public posts/);
+
+    // Over the existing database (one transaction), into a new one with jobs, and one table only.
+    await withClient(db.name, (c) => c.query('DELETE FROM posts; DROP TABLE billing.invoices'));
+    const restored = await runCli(['restore', manifest.id, '--yes'], { cwd, env: { DATABASE_URL: db.url } });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(await snapshotContent(db.name)).toEqual(original);
+    const copy = `${db.name}_copy`;
+    const parallel = await runCli(['restore', manifest.id, '--yes', '--jobs', '2', '--to', pgUrl(server(), copy)], { cwd, env: { DATABASE_URL: db.url } });
+    expect(parallel.code, parallel.stderr).toBe(0);
+    expect(await snapshotContent(copy)).toEqual(original);
+    await withClient(db.name, (c) => c.query("UPDATE posts SET title = 'changed'"));
+    const oneTable = await runCli(['restore', manifest.id, '--yes', '--table', 'posts'], { cwd, env: { DATABASE_URL: db.url } });
+    expect(oneTable.code, oneTable.stderr).toBe(0);
+    expect(await snapshotContent(db.name)).toEqual(original);
+
+    const verified = await runCli(['verify', manifest.id, '--restore-test', '--json'], { cwd, env: { DATABASE_URL: db.url } });
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(parseJson<{ verification: unknown }>(verified).verification).toMatchObject({ ok: true, readable: 'ok', rowCounts: 'match' });
+    expect(stagingLeftovers(cwd)).toEqual([]);
+  });
+
+  it('compresses the tar with zstd and encrypts it with age: age, zstd, tar and pg_restore read it', async () => {
+    const db = await createDatabase();
+    await fillSampleData(db.name, 100);
+    const cwd = tempDir();
+    const key = await ageKey(cwd);
+    const taken = await runCli(['backup', '--json', '--jobs', '2', '--compress', 'zstd'], { cwd, env: { DATABASE_URL: db.url, ...key } });
+    expect(taken.code, taken.stderr).toBe(0);
+    const manifest = parseJson<ManifestJson>(taken);
+    expect(manifest.file.endsWith('.dump.tar.zst.age')).toBe(true);
+    const unpacked = path.join(cwd, 'unpacked');
+    mkdirSync(unpacked);
+    execFileSync('sh', ['-c', `age -d -i "${key.DBGUARD_AGE_IDENTITY_FILE}" "${manifest.file}" | zstd -d | tar -x -C "${unpacked}"`]);
+    expect(readdirSync(unpacked).every((f) => f === 'toc.dat' || /^\d+\.dat$/.test(f))).toBe(true); // pg_dump's own compression is off
+    expect(execFileSync('pg_restore', ['--list', unpacked], { encoding: 'utf8' })).toMatch(/TABLE DATA public users/);
+
+    const copy = `${db.name}_copy`;
+    const restored = await runCli(['restore', manifest.id, '--yes', '--to', pgUrl(server(), copy)], { cwd, env: { DATABASE_URL: db.url, ...key } });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(await snapshotContent(copy)).toEqual(await snapshotContent(db.name));
+  });
+
+  it('unpacks only plain files, and only an archive with a toc.dat', async () => {
+    const cwd = tempDir();
+    const make = (name: string, files: (dir: string) => void) => {
+      const dir = path.join(cwd, name);
+      mkdirSync(dir);
+      files(dir);
+      execFileSync('tar', ['-cf', `${dir}.tar`, '-C', dir, ...readdirSync(dir)]);
+      return { kind: 'file' as const, path: `${dir}.tar`, packedDirectory: true };
+    };
+    const withLink = make('link', (dir) => {
+      writeFileSync(path.join(dir, 'toc.dat'), 'x');
+      symlinkSync('/etc/passwd', path.join(dir, '3001.dat'));
+    });
+    const noToc = make('notoc', (dir) => writeFileSync(path.join(dir, '3001.dat'), 'x'));
+    const ok = make('ok', (dir) => writeFileSync(path.join(dir, 'toc.dat'), 'x'));
+    await expect(withUnpackedDumpDirectory(withLink, { stagingDir: cwd }, async () => 1)).rejects.toThrow(/archive holds "3001\.dat", which a pg_dump directory never does/);
+    await expect(withUnpackedDumpDirectory(noToc, { stagingDir: cwd }, async () => 1)).rejects.toThrow(/has no toc\.dat/);
+    expect(await withUnpackedDumpDirectory({ ...ok }, { stagingDir: cwd }, async (dir) => readdirSync(dir))).toEqual(['toc.dat']);
+  });
+
+  it('refuses --jobs for SQLite', async () => {
+    const cwd = tempDir();
+    const file = createSqliteDb(cwd, { orders: 5 });
+    const result = await runCli(['backup', '--jobs', '2', '--db', file], { cwd });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--jobs is for PostgreSQL backups/);
+  });
+});
 
 describe('parallel restore (--jobs)', () => {
   it('restores a compressed, encrypted backup into a new database with parallel jobs, staging on the backups disk', async () => {

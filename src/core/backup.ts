@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { type DatabaseTarget, databaseName } from '../config/database-url.js';
 import { engineFor } from '../engines/index.js';
 import type { DatabaseEngine, Dump, TableCounts } from '../engines/types.js';
-import { DbguardError } from '../errors.js';
+import { DbguardError, UsageError } from '../errors.js';
 import { type Compression, availableCompression, compressionExtension, createCompressor } from '../pipeline/compression.js';
 import { DigestTap, digestFile } from '../pipeline/digest.js';
 import { type EncryptionKeys, encryptStream, hasEncryptionKeys, validateRecipients } from '../pipeline/encryption.js';
@@ -32,6 +32,11 @@ export interface BackupOptions {
    * the archive with zstd.
    */
   compression?: Compression | undefined;
+  /**
+   * PostgreSQL: parallel pg_dump jobs. The dump is written in pg_dump's directory format (one file per table, so
+   * tables are dumped and compressed side by side) and stored as one tar file.
+   */
+  jobs?: number | undefined;
   /** age recipients and/or passphrase; the backup is not encrypted when absent. */
   encryption?: EncryptionKeys | undefined;
   /** Recorded in the manifest of a migration backup. */
@@ -104,11 +109,15 @@ async function takeBackup(
   const type = options.type ?? 'manual';
 
   const encryption = hasEncryptionKeys(options.encryption) ? { ...options.encryption, recipients: validateRecipients(options.encryption.recipients) } : undefined;
+  if (options.jobs !== undefined && options.jobs > 1 && engine.kind !== 'postgres') {
+    throw new UsageError('--jobs is for PostgreSQL backups; a SQLite snapshot is one file copy.');
+  }
   const plan = await planCompression(engine, options);
   const { serverVersion } = await engine.probe();
   const cleanedUp = await store.cleanupInterrupted();
   const createdAt = now();
-  const extension = `${engine.extension}${compressionExtension(plan.outer.algorithm)}${encryption ? '.age' : ''}`;
+  const { format, extension: formatExtension } = engine.dumpFormat({ jobs: options.jobs });
+  const extension = `${formatExtension}${compressionExtension(plan.outer.algorithm)}${encryption ? '.age' : ''}`;
   const reservation = await store.reserve(type, backupIdCandidates(databaseName(options.target), createdAt, options.label), extension);
   const started = performance.now();
   let dump: Dump | undefined;
@@ -119,6 +128,7 @@ async function takeBackup(
       signal: options.signal,
       onProgress: options.onProgress,
       nativeCompressionLevel: plan.nativeLevel,
+      jobs: options.jobs,
     });
     if (dump.kind === 'stream') dump.completed.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
     const { sha256, size, tables } = await writeDump(dump, reservation, plan.outer, encryption, options);
@@ -132,7 +142,7 @@ async function takeBackup(
       engine: engine.kind,
       serverVersion,
       database: engine.identity(),
-      format: engine.format,
+      format,
       compression: plan.outer.algorithm,
       encryption: encryption
         ? { algorithm: 'age', recipients: encryption.recipients, passphrase: encryption.recipients.length === 0 }

@@ -18,9 +18,11 @@ export function chain(source: Readable, ...transforms: Array<Transform | undefin
  */
 export function plainSource(stored: StoredBackup, keys: DecryptionKeys | undefined): RestoreSource {
   const { manifest, file } = stored;
-  if (manifest.compression === 'none' && !manifest.encryption) return { kind: 'file', path: file };
+  const packedDirectory = manifest.format === 'pg-directory';
+  if (manifest.compression === 'none' && !manifest.encryption) return { kind: 'file', path: file, packedDirectory };
   return {
     kind: 'stream',
+    packedDirectory,
     open: async () => {
       let stream: Readable = createReadStream(file, { highWaterMark: 1 << 20 });
       if (manifest.encryption) stream = await decryptStream(stream, keys, manifest.encryption.recipients);

@@ -27,7 +27,8 @@ export const manifestSchema = z
     serverVersion: z.string(),
     /** Name and host only: a manifest never holds credentials. */
     database: z.object({ name: z.string(), host: z.string().nullable(), schema: z.string().nullable() }),
-    format: z.enum(['pg-custom', 'sqlite']),
+    /** pg-directory: a tar of a parallel pg_dump's directory-format output (`backup --jobs`). */
+    format: z.enum(['pg-custom', 'pg-directory', 'sqlite']),
     /** dbguard's own compression layer (a PostgreSQL custom-format dump is also compressed inside by pg_dump). */
     compression: z.enum(['none', 'gzip', 'zstd']),
     /** age encryption: public recipients only, never an identity or passphrase. */

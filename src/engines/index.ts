@@ -9,5 +9,5 @@ export function engineFor(target: DatabaseTarget): DatabaseEngine {
 }
 
 export function checkerFor(format: BackupManifest['format']): BackupChecker {
-  return format === 'pg-custom' ? checkPgArchive : checkSqliteSnapshot;
+  return format === 'sqlite' ? checkSqliteSnapshot : checkPgArchive;
 }

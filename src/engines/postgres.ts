@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Readable, Writable } from 'node:stream';
+import { promises as fs } from 'node:fs';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import type { PostgresConnection } from '../config/database-url.js';
@@ -13,6 +14,7 @@ import {
   spawnPgTool,
   waitForPgTool,
 } from './pg-tools.js';
+import { packDumpDirectory, watchDirectorySize, withUnpackedDumpDirectory } from './pg-directory.js';
 import { withPlainFile } from './staged-file.js';
 import type { DatabaseEngine, Dump, DumpOptions, ImpactQuery, RestoreOptions, RestoreSource, TableCounts } from './types.js';
 
@@ -41,8 +43,10 @@ async function countUserTables(client: pg.Client): Promise<TableCounts> {
 
 export class PostgresEngine implements DatabaseEngine {
   readonly kind = 'postgres' as const;
-  readonly format = 'pg-custom' as const;
-  readonly extension = '.dump';
+
+  dumpFormat({ jobs }: { jobs?: number | undefined }) {
+    return jobs !== undefined && jobs > 1 ? ({ format: 'pg-directory', extension: '.dump.tar' } as const) : ({ format: 'pg-custom', extension: '.dump' } as const);
+  }
 
   constructor(
     readonly connection: PostgresConnection,
@@ -63,26 +67,32 @@ export class PostgresEngine implements DatabaseEngine {
     }
   }
 
-  async dump({ signal, nativeCompressionLevel }: DumpOptions): Promise<Dump> {
+  async dump({ signal, nativeCompressionLevel, jobs, scratchPath, onProgress }: DumpOptions): Promise<Dump> {
     const client = await connectPg(this.connection);
     try {
       await this.assertDumpCanRead(client);
-      // One exported snapshot: pg_dump and our row counts see exactly the same data.
+      // One exported snapshot: pg_dump (all its jobs) and our row counts see exactly the same data.
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const snapshot = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
-      const args = ['--format=custom', `--snapshot=${snapshot}`, '--no-password'];
+      const parallel = jobs !== undefined && jobs > 1;
+      const args = parallel
+        ? ['--format=directory', `--jobs=${jobs}`, `--file=${scratchPath}`, `--snapshot=${snapshot}`, '--no-password']
+        : ['--format=custom', `--snapshot=${snapshot}`, '--no-password'];
       if (nativeCompressionLevel !== undefined) args.push(`--compress=${nativeCompressionLevel}`);
       const child = spawnPgTool('pg_dump', args, pgToolEnv(this.connection));
       const cancel = () => child.kill('SIGTERM');
       signal?.addEventListener('abort', cancel, { once: true });
-      const completed = Promise.all([waitForPgTool('pg_dump', child), countUserTables(client)])
+      const dumped = Promise.all([waitForPgTool('pg_dump', child), countUserTables(client)])
         .then(([, tables]) => ({ tables }))
         .finally(async () => {
           signal?.removeEventListener('abort', cancel);
           await client.query('COMMIT').catch(() => {});
           await client.end().catch(() => {});
         });
-      return { kind: 'stream', stream: child.stdout!, completed, cancel };
+      if (!parallel) return { kind: 'stream', stream: child.stdout!, completed: dumped, cancel };
+      child.stdout!.resume();
+      const stopWatching = onProgress ? watchDirectorySize(scratchPath, onProgress) : () => {};
+      return packWhenDumped(scratchPath, dumped.finally(stopWatching), cancel);
     } catch (error) {
       await client.end().catch(() => {});
       throw error;
@@ -101,7 +111,12 @@ export class PostgresEngine implements DatabaseEngine {
     }
   }
 
-  async restore(source: RestoreSource, { tables, exact, jobs, stagingDir }: RestoreOptions): Promise<void> {
+  async restore(source: RestoreSource, options: RestoreOptions): Promise<void> {
+    if (source.packedDirectory) {
+      await withUnpackedDumpDirectory(source, options, (dir) => this.restore({ kind: 'file', path: dir }, options));
+      return;
+    }
+    const { tables, exact, jobs, stagingDir } = options;
     const env = pgToolEnv(this.connection);
     if (jobs !== undefined && jobs > 1) {
       if (tables?.length || exact) throw new DbguardError('A parallel restore (--jobs) restores the whole backup into a new database only.');
@@ -331,8 +346,31 @@ function quoteIdent(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
 }
 
+/**
+ * The tar of a parallel dump, streamed once pg_dump has finished writing its directory; the directory is deleted
+ * once packed (or when the dump fails).
+ */
+function packWhenDumped(dir: string, dumped: Promise<{ tables: TableCounts }>, cancel: () => void): Dump {
+  const stream = new PassThrough();
+  const completed = dumped
+    .then(async ({ tables }) => {
+      await pipeline(await packDumpDirectory(dir), stream);
+      return { tables };
+    })
+    .catch((error: unknown) => {
+      stream.destroy(error as Error);
+      throw error;
+    })
+    .finally(() => fs.rm(dir, { recursive: true, force: true }));
+  return { kind: 'stream', stream, completed, cancel };
+}
+
 /** `pg_restore --list`: the archive's table of contents must be readable to the end. */
-export async function checkPgArchive(source: RestoreSource): Promise<{ tables: TableCounts | undefined }> {
+export async function checkPgArchive(source: RestoreSource, options?: { stagingDir?: string | undefined }): Promise<{ tables: TableCounts | undefined }> {
+  if (source.packedDirectory) {
+    // Reading the whole tar checks it end to end (and its decryption and decompression); pg_restore needs the toc.
+    return withUnpackedDumpDirectory(source, { stagingDir: options?.stagingDir, tocOnly: true }, (dir) => checkPgArchive({ kind: 'file', path: dir }));
+  }
   const args = ['--list'];
   if (source.kind === 'file') args.push(source.path);
   const child = spawnPgTool('pg_restore', args, process.env, source.kind === 'stream' ? 'pipe' : 'ignore');

@@ -17,8 +17,10 @@ function busyTimeoutMs(): number {
 
 export class SqliteEngine implements DatabaseEngine {
   readonly kind = 'sqlite' as const;
-  readonly format = 'sqlite' as const;
-  readonly extension = '.sqlite';
+
+  dumpFormat() {
+    return { format: 'sqlite', extension: '.sqlite' } as const;
+  }
 
   constructor(readonly file: string) {}
 

@@ -30,6 +30,8 @@ export interface DumpOptions {
   signal?: AbortSignal | undefined;
   /** PostgreSQL: pg_dump's own compression level (0 = none); the tool's default when undefined. */
   nativeCompressionLevel?: number | undefined;
+  /** PostgreSQL: parallel pg_dump jobs (directory format, packed into one tar by the engine). */
+  jobs?: number | undefined;
   /** Bytes written so far, for engines that write a file. */
   onProgress?: ((bytes: number) => void) | undefined;
 }
@@ -53,13 +55,17 @@ export interface RestoreOptions {
 }
 
 /** Backup bytes to restore from: a plain file on disk, or a stream when they must be decoded first. */
-export type RestoreSource = { kind: 'file'; path: string } | { kind: 'stream'; open(): Promise<Readable> };
+export type RestoreSource = ({ kind: 'file'; path: string } | { kind: 'stream'; open(): Promise<Readable> }) & {
+  /** The bytes are a tar of a pg_dump directory-format dump (`pg-directory`), unpacked before pg_restore reads it. */
+  packedDirectory?: boolean | undefined;
+};
+
+export type BackupFormat = 'pg-custom' | 'pg-directory' | 'sqlite';
 
 export interface DatabaseEngine {
   readonly kind: 'postgres' | 'sqlite';
-  readonly format: 'pg-custom' | 'sqlite';
-  /** File extension of the engine's backup format, before compression/encryption suffixes. */
-  readonly extension: string;
+  /** The backup format a dump with these options writes, and its file extension (before compression/encryption). */
+  dumpFormat(options: { jobs?: number | undefined }): { format: BackupFormat; extension: string };
   /** Name and host, never credentials. */
   identity(): { name: string; host: string | null; schema: string | null };
   /** Connects (or opens) and returns the server version; fails clearly when unreachable. */

@@ -73,7 +73,7 @@ export class LocalBackupStore {
   /** Removes everything a failed or cancelled backup wrote. */
   async release(reservation: Reservation): Promise<void> {
     await Promise.all(
-      [reservation.partialPath, reservation.scratchPath].map((file) => fs.rm(file, { force: true })),
+      [reservation.partialPath, reservation.scratchPath].map((file) => fs.rm(file, { recursive: true, force: true })),
     );
     if (!(await exists(reservation.manifestPath))) await fs.rm(reservation.finalPath, { force: true });
     await fs.rm(reservation.markerPath, { force: true });
@@ -193,7 +193,7 @@ export class LocalBackupStore {
         }
         for (const other of names) {
           if (other !== name && idOf(other) === id && !names.includes(`${id}.json`)) {
-            await fs.rm(path.join(dir, other), { force: true });
+            await fs.rm(path.join(dir, other), { recursive: true, force: true });
             removed.push(path.join(dir, other));
           }
         }
@@ -202,7 +202,7 @@ export class LocalBackupStore {
       }
       for (const name of names.filter((n) => LEFTOVER.test(n))) {
         if (live.has(idOf(name)) || removed.includes(path.join(dir, name))) continue;
-        await fs.rm(path.join(dir, name), { force: true });
+        await fs.rm(path.join(dir, name), { recursive: true, force: true });
         removed.push(path.join(dir, name));
       }
     }

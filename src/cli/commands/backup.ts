@@ -3,7 +3,7 @@ import { backup } from '../../core/backup.js';
 import type { BackupType } from '../../core/manifest.js';
 import { parseCompression } from '../../pipeline/compression.js';
 import { configuredBackupOptions } from '../keys.js';
-import { type CliContext, type CommonOptions, addDbOption, config, addDirOption, addJsonOption, backupDir, info, print, printJson, resolveTarget, typeOption } from '../context.js';
+import { type CliContext, type CommonOptions, addDbOption, config, addDirOption, addJsonOption, backupDir, info, jobsOption, print, printJson, resolveTarget, typeOption } from '../context.js';
 import { describeStorage, formatBytes, formatDuration, tableSummary } from '../format.js';
 import { createProgress } from '../progress.js';
 import { withCancellation } from '../signals.js';
@@ -15,6 +15,7 @@ interface BackupCliOptions extends CommonOptions {
   compress?: string;
   encrypt: boolean;
   prune: boolean;
+  jobs?: number;
 }
 
 export function registerBackup(program: Command, ctx: CliContext): void {
@@ -25,6 +26,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     .option('--label <text>', 'short label, added to the backup id')
     .option('--description <text>', 'free text stored in the manifest')
     .option('--compress <spec>', 'none | gzip[:1-9] | zstd[:1-19] (default: zstd for SQLite, pg_dump\'s own for PostgreSQL)')
+    .addOption(jobsOption('PostgreSQL: parallel pg_dump jobs, for large databases (pg_dump\'s directory format, stored as one .dump.tar)'))
     .option('--no-encrypt', 'do not encrypt, even when recipients or a passphrase are configured')
     .option('--no-prune', 'do not apply the retention policy after the backup');
   addDbOption(command);
@@ -51,6 +53,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
         onWarning: (message) => info(ctx, `warning: ${message}`),
         retention: options.prune ? configured.retention : false,
         sizeWarningBytes: configured.sizeWarningBytes,
+        jobs: options.jobs,
         signal,
         onProgress: (bytes) => progress.update(bytes),
       }),
