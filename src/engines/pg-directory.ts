@@ -6,17 +6,24 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { create, extract } from 'tar';
 import { DbguardError } from '../errors.js';
 import type { RestoreSource } from './types.js';
 
 const TOC = 'toc.dat';
 
-/** The directory's files as a tar stream, toc.dat first (pg_dump's directory format has no subfolders). */
+/**
+ * The directory's files as a tar stream, toc.dat first (pg_dump's directory format has no subfolders). Piped, not
+ * iterated: tar's stream only keeps memory flat when the reader's backpressure reaches it through pipe() (measured:
+ * 83 MB peak for 50 MB and 600 MB files piped, 147 MB for 600 MB iterated).
+ */
 export async function packDumpDirectory(dir: string): Promise<Readable> {
   const files = (await fs.readdir(dir)).sort((a, b) => Number(b === TOC) - Number(a === TOC) || a.localeCompare(b));
-  return Readable.from(create({ cwd: dir, portable: true, noDirRecurse: true }, files));
+  const pack = create({ cwd: dir, portable: true, noDirRecurse: true }, files);
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  pack.on('error', (error: unknown) => out.destroy(error as Error));
+  return pack.pipe(out);
 }
 
 /** Reports the total size of the files in `dir` every 250 ms (while pg_dump writes it); returns the stop function. */

@@ -76,7 +76,8 @@ export class PostgresEngine implements DatabaseEngine {
       const snapshot = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
       const parallel = jobs !== undefined && jobs > 1;
       const args = parallel
-        ? ['--format=directory', `--jobs=${jobs}`, `--file=${scratchPath}`, `--snapshot=${snapshot}`, '--no-password']
+        ? // --no-sync: the folder is a scratch copy; the tar made from it is what gets fsynced.
+          ['--format=directory', `--jobs=${jobs}`, `--file=${scratchPath}`, '--no-sync', `--snapshot=${snapshot}`, '--no-password']
         : ['--format=custom', `--snapshot=${snapshot}`, '--no-password'];
       if (nativeCompressionLevel !== undefined) args.push(`--compress=${nativeCompressionLevel}`);
       const child = spawnPgTool('pg_dump', args, pgToolEnv(this.connection));
