@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLI, parseJson, runCli } from './harness/cli.js';
-import { createDatabase, withClient } from './harness/pg-db.js';
+import { createDatabase, databaseExists, withClient } from './harness/pg-db.js';
 import { tempDir } from './harness/tmp.js';
 
 let db: { name: string; url: string };
@@ -39,6 +39,55 @@ async function interruptedBackup(cwd: string, signal: NodeJS.Signals, afterMs?: 
   child.kill(signal);
   return { code: await closed, stderr };
 }
+
+/** Starts a restore and sends `signal` once it says it is restoring (after its checks and safety backup). */
+async function interruptedRestore(cwd: string, args: string[], signal: NodeJS.Signals) {
+  const child = spawn(process.execPath, [CLI, 'restore', ...args], { cwd, env: { ...process.env, DATABASE_URL: db.url }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      if (/Restoring/.test(stderr)) resolve();
+    });
+    child.once('close', () => reject(new Error(`restore ended before it could be interrupted: ${stderr}`)));
+  });
+  await new Promise((r) => setTimeout(r, 200)); // pg_restore is at work
+  child.kill(signal);
+  const code = await closed;
+  return { code, stderr };
+}
+
+const fingerprint = (database: string) =>
+  withClient(database, async (c) => (await c.query("SELECT count(*) AS n, md5(string_agg(payload, '' ORDER BY id)) AS h FROM blobs")).rows[0]);
+
+describe('interrupted restores', () => {
+  it('SIGTERM during a restore over a database stops pg_restore: the transaction rolls back, exit 143', async () => {
+    const cwd = tempDir();
+    expect((await runCli(['backup'], { cwd, env: { DATABASE_URL: db.url } })).code).toBe(0);
+    await withClient(db.name, (c) => c.query('DELETE FROM blobs WHERE id % 10 = 0'));
+    const before = await fingerprint(db.name);
+    try {
+      const { code, stderr } = await interruptedRestore(cwd, ['latest', '--yes'], 'SIGTERM');
+      expect(code).toBe(143);
+      expect(stderr).toMatch(/Interrupted by SIGTERM; the restore was stopped/);
+      expect(await fingerprint(db.name)).toEqual(before);
+      expect(filesUnder(path.join(cwd, 'backups', 'pre-restore')).some((f) => f.endsWith('.json'))).toBe(true);
+    } finally {
+      await withClient(db.name, (c) => c.query(`INSERT INTO blobs SELECT i, md5(i::text) || repeat(md5((i * 7)::text), 30) FROM generate_series(10, 150000, 10) i`));
+    }
+  });
+
+  it('SIGINT during a parallel restore into a new database drops that database, exit 130', async () => {
+    const cwd = tempDir();
+    expect((await runCli(['backup'], { cwd, env: { DATABASE_URL: db.url } })).code).toBe(0);
+    const copy = `${db.name}_interrupted`;
+    const { code, stderr } = await interruptedRestore(cwd, ['latest', '--yes', '--jobs', '2', '--to', db.url.replace(/\/[^/]+$/, `/${copy}`)], 'SIGINT');
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/Interrupted by SIGINT/);
+    expect(await databaseExists(copy)).toBe(false);
+  });
+});
 
 describe('interrupted backups', () => {
   it.each([

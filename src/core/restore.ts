@@ -49,6 +49,11 @@ export interface RestoreOptions {
    * not exist yet (`--to`): it is created, and dropped again if the restore fails.
    */
   jobs?: number | undefined;
+  /**
+   * Stops the restore (Ctrl-C): the database tools are stopped, so a restore over an existing database rolls back,
+   * and a database the restore created is dropped again.
+   */
+  signal?: AbortSignal | undefined;
   /** Tables that must exist after the restore. */
   requiredTables?: string[] | undefined;
   /** Called once the checks pass, with the safety backup's progress. */
@@ -106,6 +111,7 @@ async function restoreStored(store: LocalBackupStore, stored: StoredBackup, opti
   const stagingDir = await store.stagingDir();
   const source = plainSource(stored, options.decryption);
   await assertIntact(stored, options.decryption, source, stagingDir);
+  options.signal?.throwIfAborted();
   options.onStep?.({ step: 'verified', backup: manifest });
 
   const targetExists = await engine.exists();
@@ -124,6 +130,7 @@ async function restoreStored(store: LocalBackupStore, stored: StoredBackup, opti
     tables: tables ?? Object.keys(manifest.tables),
   };
   if (!(await options.confirm(plan))) throw new RefusedError('Restore cancelled; nothing was changed.');
+  options.signal?.throwIfAborted();
 
   let safetyBackupId: string | null = null;
   if (targetExists) {
@@ -137,10 +144,12 @@ async function restoreStored(store: LocalBackupStore, stored: StoredBackup, opti
       compression: options.safetyBackup?.compression,
       encryption: options.safetyBackup?.encryption,
       retention: false,
+      signal: options.signal,
     });
     safetyBackupId = safety.manifest.id;
     options.onStep?.({ step: 'safety-backup', id: safetyBackupId });
   }
+  options.signal?.throwIfAborted();
   const createdTarget = await engine.ensureExists();
 
   options.onStep?.({ step: 'restoring' });
@@ -150,14 +159,17 @@ async function restoreStored(store: LocalBackupStore, stored: StoredBackup, opti
       exact: options.exact ? { backupTables: Object.keys(manifest.tables) } : undefined,
       jobs: options.jobs,
       stagingDir,
+      signal: options.signal,
     });
   } catch (error) {
+    const failed = options.signal?.aborted ? 'Restore cancelled' : 'Restore failed';
+    const reason = options.signal?.aborted ? '' : ` ${(error as Error).message}`;
     if (createdTarget) {
       const dropped = await engine.drop().then(() => true, () => false);
       const state = dropped ? 'the database it created was dropped again' : `drop the database it created (${options.target.display}) by hand`;
-      throw new DbguardError(`Restore failed; ${state}. ${(error as Error).message}`, { cause: error });
+      throw new DbguardError(`${failed}; ${state}.${reason}`, { cause: error });
     }
-    throw new DbguardError(`Restore failed; the database was left as it was. ${(error as Error).message}`, {
+    throw new DbguardError(`${failed}; the database was left as it was.${reason}`, {
       hint: safetyBackupId ? `A safety backup of the database is in ${safetyBackupId}.` : undefined,
       cause: error,
     });

@@ -49,8 +49,9 @@ export function dbnameConninfo(database: string): string {
   return `dbname='${database.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-export function spawnPgTool(tool: PgTool, args: string[], env: NodeJS.ProcessEnv, stdin: 'pipe' | 'ignore' = 'ignore'): ChildProcess {
-  return spawn(pgToolPath(tool, env), args, { env, stdio: [stdin, 'pipe', 'pipe'] });
+/** Starts a PostgreSQL client tool; `signal` stops it (SIGTERM) when aborted. */
+export function spawnPgTool(tool: PgTool, args: string[], env: NodeJS.ProcessEnv, stdin: 'pipe' | 'ignore' = 'ignore', signal?: AbortSignal): ChildProcess {
+  return spawn(pgToolPath(tool, env), args, { env, stdio: [stdin, 'pipe', 'pipe'], signal });
 }
 
 /** Waits for a child started by `spawnPgTool`; rejects with its stderr when it fails. */

@@ -117,27 +117,27 @@ export class PostgresEngine implements DatabaseEngine {
       await withUnpackedDumpDirectory(source, options, (dir) => this.restore({ kind: 'file', path: dir }, options));
       return;
     }
-    const { tables, exact, jobs, stagingDir } = options;
+    const { tables, exact, jobs, stagingDir, signal } = options;
     const env = pgToolEnv(this.connection);
     if (jobs !== undefined && jobs > 1) {
       if (tables?.length || exact) throw new DbguardError('A parallel restore (--jobs) restores the whole backup into a new database only.');
-      await withPlainFile(source, stagingDir, 'backup.dump', (file) => this.restoreInParallel(file, jobs, env));
-    } else if (tables && tables.length > 0) await this.restoreTables(source, tables, env);
-    else if (exact) await this.restoreExact(source, exact.backupTables, env);
-    else await this.restoreAll(source, env);
+      await withPlainFile(source, stagingDir, 'backup.dump', (file) => this.restoreInParallel(file, jobs, env, signal));
+    } else if (tables && tables.length > 0) await this.restoreTables(source, tables, env, signal);
+    else if (exact) await this.restoreExact(source, exact.backupTables, env, signal);
+    else await this.restoreAll(source, env, signal);
   }
 
   /**
    * pg_restore -j into the empty database the caller created. pg_restore needs a seekable file to run jobs; they
    * run in separate sessions, so this is not one transaction: the caller drops the database if it fails.
    */
-  private async restoreInParallel(file: string, jobs: number, env: NodeJS.ProcessEnv): Promise<void> {
+  private async restoreInParallel(file: string, jobs: number, env: NodeJS.ProcessEnv, signal: AbortSignal | undefined): Promise<void> {
     const args = ['--exit-on-error', '--no-owner', '--no-password', `--jobs=${jobs}`, `--dbname=${dbnameConninfo(this.connection.database)}`, file];
-    await waitForPgTool('pg_restore', spawnPgTool('pg_restore', args, env, 'ignore'));
+    await waitForPgTool('pg_restore', spawnPgTool('pg_restore', args, env, 'ignore', signal));
   }
 
   /** Everything in the dump, in one transaction: a failure leaves the database as it was. */
-  private async restoreAll(source: RestoreSource, env: NodeJS.ProcessEnv): Promise<void> {
+  private async restoreAll(source: RestoreSource, env: NodeJS.ProcessEnv, signal: AbortSignal | undefined): Promise<void> {
     const args = [
       '--clean',
       '--if-exists',
@@ -148,7 +148,7 @@ export class PostgresEngine implements DatabaseEngine {
       `--dbname=${dbnameConninfo(this.connection.database)}`,
     ];
     if (source.kind === 'file') args.push(source.path);
-    const child = spawnPgTool('pg_restore', args, env, source.kind === 'stream' ? 'pipe' : 'ignore');
+    const child = spawnPgTool('pg_restore', args, env, source.kind === 'stream' ? 'pipe' : 'ignore', signal);
     await runFedByStream(child.stdin, source, waitForPgTool('pg_restore', child), child);
   }
 
@@ -156,28 +156,29 @@ export class PostgresEngine implements DatabaseEngine {
    * Like restoreAll, and tables that are not in the backup are dropped first, in the same transaction: pg_restore
    * writes the SQL, psql runs it after the DROPs in one transaction.
    */
-  private async restoreExact(source: RestoreSource, backupTables: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  private async restoreExact(source: RestoreSource, backupTables: string[], env: NodeJS.ProcessEnv, signal: AbortSignal | undefined): Promise<void> {
     const extra = Object.keys(await this.countRows()).filter((t) => !backupTables.includes(t));
-    const psql = this.spawnPsql(env);
+    const psql = this.spawnPsql(env, signal);
     const psqlDone = waitForPgTool('psql', psql);
     const feed = async () => {
       const quoted = extra.map((t) => splitQualifiedName(t)).map(({ schema, name }) => `${schema ? `${quoteIdent(schema)}.` : ''}${quoteIdent(name)}`);
       if (quoted.length > 0) psql.stdin!.write(`DROP TABLE IF EXISTS ${quoted.join(', ')} CASCADE;\n`);
       const args = ['--clean', '--if-exists', '--no-owner', '--file=-'];
       if (source.kind === 'file') args.push(source.path);
-      const restore = spawnPgTool('pg_restore', args, env, source.kind === 'stream' ? 'pipe' : 'ignore');
+      const restore = spawnPgTool('pg_restore', args, env, source.kind === 'stream' ? 'pipe' : 'ignore', signal);
       const restoreDone = waitForPgTool('pg_restore', restore);
       await Promise.all([runFedByStream(restore.stdin, source, restoreDone, restore), pipeline(restore.stdout!, psql.stdin!)]);
     };
     await Promise.all([feed().catch((error) => { psql.kill('SIGTERM'); throw error; }), psqlDone]);
   }
 
-  private spawnPsql(env: NodeJS.ProcessEnv) {
+  private spawnPsql(env: NodeJS.ProcessEnv, signal: AbortSignal | undefined) {
     return spawnPgTool(
       'psql',
       ['--no-psqlrc', '--quiet', '--single-transaction', '--set=ON_ERROR_STOP=1', '--no-password', `--dbname=${dbnameConninfo(this.connection.database)}`],
       env,
       'pipe',
+      signal,
     );
   }
 
@@ -185,9 +186,9 @@ export class PostgresEngine implements DatabaseEngine {
    * Only the named tables' rows: pg_restore writes their data as SQL (one run per schema), psql runs it after a
    * TRUNCATE, all in one transaction. The tables' definitions, indexes and other tables are left as they are.
    */
-  private async restoreTables(source: RestoreSource, tables: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  private async restoreTables(source: RestoreSource, tables: string[], env: NodeJS.ProcessEnv, signal: AbortSignal | undefined): Promise<void> {
     const selectors = tables.map(splitQualifiedName);
-    const psql = this.spawnPsql(env);
+    const psql = this.spawnPsql(env, signal);
     const psqlDone = waitForPgTool('psql', psql);
     const feed = async () => {
       const quoted = selectors.map(({ schema, name }) => (schema ? `${quoteIdent(schema)}.${quoteIdent(name)}` : quoteIdent(name)));
@@ -195,7 +196,7 @@ export class PostgresEngine implements DatabaseEngine {
       for (const [schema, names] of groupBySchema(selectors)) {
         const args = ['--data-only', '--file=-', ...(schema ? [`--schema=${schema}`] : []), ...names.map((n) => `--table=${n}`)];
         if (source.kind === 'file') args.push(source.path);
-        const restore = spawnPgTool('pg_restore', args, env, source.kind === 'stream' ? 'pipe' : 'ignore');
+        const restore = spawnPgTool('pg_restore', args, env, source.kind === 'stream' ? 'pipe' : 'ignore', signal);
         const restoreDone = waitForPgTool('pg_restore', restore);
         await Promise.all([runFedByStream(restore.stdin, source, restoreDone, restore), pipeline(restore.stdout!, psql.stdin!, { end: false })]);
       }

@@ -6,6 +6,7 @@ import { RefusedError, UsageError } from '../../errors.js';
 import { formatDate, formatDuration, tableSummary } from '../format.js';
 import { configuredBackupOptions, decryptionKeys } from '../keys.js';
 import { confirmByTypingName } from '../prompt.js';
+import { withCancellation } from '../signals.js';
 import { type CliContext, type CommonOptions, addDirOption, addJsonOption, backupDir, config, info, jobsOption, print, printJson, resolveTarget, typeOption } from '../context.js';
 import { totalRows } from '../../core/table-counts.js';
 
@@ -49,24 +50,28 @@ export function registerRestore(program: Command, ctx: CliContext): void {
     }
     const target = resolveTarget(ctx, options.to ?? options.db);
     const settings = config(ctx);
-    const result = await restore({
-      ref,
-      type: options.type,
-      dir,
-      target,
-      tables: options.table,
-      jobs: options.jobs,
-      requiredTables: settings.requiredTables,
-      decryption: await decryptionKeys(ctx, options.identity),
-      safetyBackup: configuredBackupOptions(ctx, settings),
-      confirm: (plan) => confirm(ctx, plan, options),
-      onStep: (step) => {
-        if (options.json) return;
-        if (step.step === 'verified') info(ctx, `Checksum and format of ${step.backup.id} verified.`);
-        if (step.step === 'safety-backup') info(ctx, `Safety backup of the current database: ${step.id}`);
-        if (step.step === 'restoring') info(ctx, options.jobs && options.jobs > 1 ? `Restoring with ${options.jobs} jobs...` : 'Restoring (all or nothing)...');
-      },
-    });
+    const decryption = await decryptionKeys(ctx, options.identity);
+    const run = (signal: AbortSignal) =>
+      restore({
+        ref,
+        type: options.type,
+        dir,
+        target,
+        tables: options.table,
+        jobs: options.jobs,
+        requiredTables: settings.requiredTables,
+        decryption,
+        safetyBackup: configuredBackupOptions(ctx, settings),
+        confirm: (plan) => confirm(ctx, plan, options),
+        signal,
+        onStep: (step) => {
+          if (options.json) return;
+          if (step.step === 'verified') info(ctx, `Checksum and format of ${step.backup.id} verified.`);
+          if (step.step === 'safety-backup') info(ctx, `Safety backup of the current database: ${step.id}`);
+          if (step.step === 'restoring') info(ctx, options.jobs && options.jobs > 1 ? `Restoring with ${options.jobs} jobs...` : 'Restoring (all or nothing)...');
+        },
+      });
+    const result = await withCancellation(run, 'the restore was stopped: a database it was restoring over is as it was, one it created was dropped');
     if (options.json) {
       printJson(ctx, result);
       return;
