@@ -78,6 +78,30 @@ describe('interrupted restores', () => {
     }
   });
 
+  it('SIGINT during verify --restore-test drops the scratch database and records nothing, exit 130', async () => {
+    const cwd = tempDir();
+    const taken = await runCli(['backup', '--json'], { cwd, env: { DATABASE_URL: db.url } });
+    const { id } = parseJson<{ id: string }>(taken);
+    const scratchDatabases = () =>
+      withClient('postgres', async (c) => (await c.query("SELECT datname FROM pg_database WHERE datname LIKE 'dbguard_scratch_%'")).rows.length);
+    const before = await scratchDatabases();
+    const child = spawn(process.execPath, [CLI, 'verify', id, '--restore-test'], { cwd, env: { ...process.env, DATABASE_URL: db.url }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    while ((await scratchDatabases()) === before) {
+      if (child.exitCode !== null) throw new Error(`verify ended before it could be interrupted: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 300)); // pg_restore is filling it
+    child.kill('SIGINT');
+    expect(await closed).toBe(130);
+    expect(stderr).toMatch(/Interrupted by SIGINT; nothing was recorded, and a scratch database was dropped/);
+    expect(await scratchDatabases()).toBe(before);
+    const shown = parseJson<{ verifiedAt?: string }>(await runCli(['show', id, '--json'], { cwd }));
+    expect(shown.verifiedAt).toBeUndefined();
+  });
+
   it('SIGINT during a parallel restore into a new database drops that database, exit 130', async () => {
     const cwd = tempDir();
     expect((await runCli(['backup'], { cwd, env: { DATABASE_URL: db.url } })).code).toBe(0);

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { DatabaseTarget } from '../config/database-url.js';
 import { checkerFor, engineFor } from '../engines/index.js';
-import type { DatabaseEngine, RestoreSource, TableCounts } from '../engines/types.js';
+import type { DatabaseEngine, RestoreSource, StagingOptions, TableCounts } from '../engines/types.js';
 import { DbguardError, RefusedError, UsageError } from '../errors.js';
 import type { Compression } from '../pipeline/compression.js';
 import { digestFile } from '../pipeline/digest.js';
@@ -110,7 +110,7 @@ async function restoreStored(store: LocalBackupStore, stored: StoredBackup, opti
   await store.cleanupInterrupted();
   const stagingDir = await store.stagingDir();
   const source = plainSource(stored, options.decryption);
-  await assertIntact(stored, options.decryption, source, stagingDir);
+  await assertIntact(stored, options.decryption, source, { stagingDir, signal: options.signal });
   options.signal?.throwIfAborted();
   options.onStep?.({ step: 'verified', backup: manifest });
 
@@ -218,9 +218,9 @@ function assertParallelAllowed(manifest: BackupManifest, options: RestoreOptions
 }
 
 /** The stored bytes must be the ones written, decryptable with the keys given, and readable by the database's tools. */
-async function assertIntact(stored: StoredBackup, keys: DecryptionKeys | undefined, source: RestoreSource, stagingDir: string): Promise<void> {
+async function assertIntact(stored: StoredBackup, keys: DecryptionKeys | undefined, source: RestoreSource, staging: StagingOptions): Promise<void> {
   const { manifest } = stored;
-  const actual = await digestFile(stored.file);
+  const actual = await digestFile(stored.file, undefined, staging.signal);
   if (actual.sha256 !== manifest.sha256 || actual.size !== manifest.size) {
     throw new RefusedError(
       `Backup ${manifest.id} is corrupted: its checksum does not match the manifest. Nothing was changed.`,
@@ -229,9 +229,9 @@ async function assertIntact(stored: StoredBackup, keys: DecryptionKeys | undefin
   }
   await assertDecryptable(stored, keys);
   try {
-    await checkerFor(manifest.format)(source, { stagingDir });
+    await checkerFor(manifest.format)(source, staging);
   } catch (error) {
-    if (error instanceof RefusedError) throw error;
+    if (error instanceof RefusedError || staging.signal?.aborted) throw error;
     throw new RefusedError(`Backup ${manifest.id} cannot be read: ${(error as Error).message}. Nothing was changed.`);
   }
 }

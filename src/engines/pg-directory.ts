@@ -9,7 +9,7 @@ import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { create, extract } from 'tar';
 import { DbguardError } from '../errors.js';
-import type { RestoreSource } from './types.js';
+import type { RestoreSource, StagingOptions } from './types.js';
 
 const TOC = 'toc.dat';
 
@@ -42,13 +42,13 @@ export function watchDirectorySize(dir: string, onSize: (bytes: number) => void)
  */
 export async function withUnpackedDumpDirectory<T>(
   source: RestoreSource,
-  options: { stagingDir?: string | undefined; tocOnly?: boolean },
+  options: StagingOptions & { tocOnly?: boolean },
   fn: (dir: string) => Promise<T>,
 ): Promise<T> {
   const dir = await fs.mkdtemp(path.join(options.stagingDir ?? os.tmpdir(), `${process.pid}-`));
   try {
     const input = source.kind === 'file' ? createReadStream(source.path, { highWaterMark: 1 << 20 }) : await source.open();
-    await unpack(input, dir, options.tocOnly ? (name) => name === TOC : () => true);
+    await unpack(input, dir, options.tocOnly ? (name) => name === TOC : () => true, options.signal);
     await fs.access(path.join(dir, TOC)).catch(() => {
       throw new DbguardError(`the archive has no ${TOC}: it is not a pg_dump directory-format dump`);
     });
@@ -59,7 +59,7 @@ export async function withUnpackedDumpDirectory<T>(
 }
 
 /** Writes the archive's plain files into `dir`; anything else (links, folders, paths with a slash) is an error. */
-async function unpack(input: Readable, dir: string, wanted: (name: string) => boolean): Promise<void> {
+async function unpack(input: Readable, dir: string, wanted: (name: string) => boolean, signal: AbortSignal | undefined): Promise<void> {
   let unexpected: string | undefined;
   const unpacker = extract({
     cwd: dir,
@@ -77,6 +77,8 @@ async function unpack(input: Readable, dir: string, wanted: (name: string) => bo
     };
     unpacker.once('error', fail);
     input.once('error', fail);
+    if (signal?.aborted) fail(new Error('cancelled'));
+    signal?.addEventListener('abort', () => fail(new Error('cancelled')), { once: true });
     unpacker.once('close', resolve);
     input.pipe(unpacker as unknown as NodeJS.WritableStream);
   });

@@ -16,7 +16,7 @@ import {
 } from './pg-tools.js';
 import { packDumpDirectory, watchDirectorySize, withUnpackedDumpDirectory } from './pg-directory.js';
 import { withPlainFile } from './staged-file.js';
-import type { DatabaseEngine, Dump, DumpOptions, ImpactQuery, RestoreOptions, RestoreSource, TableCounts } from './types.js';
+import type { DatabaseEngine, Dump, DumpOptions, ImpactQuery, RestoreOptions, RestoreSource, StagingOptions, TableCounts } from './types.js';
 
 const USER_TABLES_SQL = `
   SELECT n.nspname AS schema, c.relname AS name
@@ -121,7 +121,7 @@ export class PostgresEngine implements DatabaseEngine {
     const env = pgToolEnv(this.connection);
     if (jobs !== undefined && jobs > 1) {
       if (tables?.length || exact) throw new DbguardError('A parallel restore (--jobs) restores the whole backup into a new database only.');
-      await withPlainFile(source, stagingDir, 'backup.dump', (file) => this.restoreInParallel(file, jobs, env, signal));
+      await withPlainFile(source, { stagingDir, signal }, 'backup.dump', (file) => this.restoreInParallel(file, jobs, env, signal));
     } else if (tables && tables.length > 0) await this.restoreTables(source, tables, env, signal);
     else if (exact) await this.restoreExact(source, exact.backupTables, env, signal);
     else await this.restoreAll(source, env, signal);
@@ -368,14 +368,14 @@ function packWhenDumped(dir: string, dumped: Promise<{ tables: TableCounts }>, c
 }
 
 /** `pg_restore --list`: the archive's table of contents must be readable to the end. */
-export async function checkPgArchive(source: RestoreSource, options?: { stagingDir?: string | undefined }): Promise<{ tables: TableCounts | undefined }> {
+export async function checkPgArchive(source: RestoreSource, options: StagingOptions = {}): Promise<{ tables: TableCounts | undefined }> {
   if (source.packedDirectory) {
     // Reading the whole tar checks it end to end (and its decryption and decompression); pg_restore needs the toc.
-    return withUnpackedDumpDirectory(source, { stagingDir: options?.stagingDir, tocOnly: true }, (dir) => checkPgArchive({ kind: 'file', path: dir }));
+    return withUnpackedDumpDirectory(source, { ...options, tocOnly: true }, (dir) => checkPgArchive({ kind: 'file', path: dir }, options));
   }
   const args = ['--list'];
   if (source.kind === 'file') args.push(source.path);
-  const child = spawnPgTool('pg_restore', args, process.env, source.kind === 'stream' ? 'pipe' : 'ignore');
+  const child = spawnPgTool('pg_restore', args, process.env, source.kind === 'stream' ? 'pipe' : 'ignore', options.signal);
   child.stdout!.resume();
   await runFedByStream(child.stdin, source, waitForPgTool('pg_restore', child), child);
   return { tables: undefined };

@@ -7,7 +7,7 @@ import { DbguardError } from '../errors.js';
 import { copyDatabaseInOneStep } from './sqlite-copy.js';
 import { countSqliteRows, quoteSqliteIdent } from './sqlite-counts.js';
 import { withPlainFile } from './staged-file.js';
-import type { DatabaseEngine, Dump, DumpOptions, ImpactQuery, RestoreOptions, RestoreSource, TableCounts } from './types.js';
+import type { DatabaseEngine, Dump, DumpOptions, ImpactQuery, RestoreOptions, RestoreSource, StagingOptions, TableCounts } from './types.js';
 
 /** How long to wait for another connection's lock; DBGUARD_SQLITE_BUSY_TIMEOUT_MS overrides it. */
 function busyTimeoutMs(): number {
@@ -79,7 +79,7 @@ export class SqliteEngine implements DatabaseEngine {
     if (options.tables && options.tables.length > 0) {
       throw new DbguardError('--table is supported for PostgreSQL only; a SQLite restore replaces the whole file.');
     }
-    await withPlainFile(source, options.stagingDir, 'snapshot.sqlite', async (snapshotPath) => {
+    await withPlainFile(source, options, 'snapshot.sqlite', async (snapshotPath) => {
       const snapshot = new Database(snapshotPath, { readonly: true, fileMustExist: true });
       try {
         await copyDatabaseInOneStep(snapshot, this.file, busyTimeoutMs());
@@ -227,9 +227,9 @@ function describeSqliteError(message: { message?: string; code?: string }, file:
 /** Opens the snapshot read-only: PRAGMA integrity_check, then its row counts. */
 export async function checkSqliteSnapshot(
   source: RestoreSource,
-  options?: { stagingDir?: string | undefined },
+  options: StagingOptions = {},
 ): Promise<{ tables: TableCounts | undefined }> {
-  return withPlainFile(source, options?.stagingDir, 'snapshot.sqlite', async (file) => {
+  return withPlainFile(source, options, 'snapshot.sqlite', async (file) => {
     let db: Database.Database;
     try {
       db = new Database(file, { readonly: true, fileMustExist: true });

@@ -2,7 +2,7 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { RestoreSource } from './types.js';
+import type { RestoreSource, StagingOptions } from './types.js';
 
 /**
  * Gives `fn` a path to the backup's plain bytes. A stream (a compressed or encrypted backup) is decoded to a private
@@ -10,7 +10,7 @@ import type { RestoreSource } from './types.js';
  */
 export async function withPlainFile<T>(
   source: RestoreSource,
-  stagingDir: string | undefined,
+  { stagingDir, signal }: StagingOptions,
   fileName: string,
   fn: (file: string) => Promise<T>,
 ): Promise<T> {
@@ -18,7 +18,7 @@ export async function withPlainFile<T>(
   const dir = await fs.mkdtemp(path.join(stagingDir ?? os.tmpdir(), `${process.pid}-`));
   try {
     const file = path.join(dir, fileName);
-    await pipeline(await source.open(), createWriteStream(file, { mode: 0o600 }));
+    await pipeline(await source.open(), createWriteStream(file, { mode: 0o600 }), { signal });
     return await fn(file);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });

@@ -96,4 +96,10 @@ export interface DatabaseEngine {
  * Reads a backup with the database's own tools (pg_restore --list, PRAGMA integrity_check) without any target.
  * Returns the backup's row counts when reading them is cheap (SQLite).
  */
-export type BackupChecker = (source: RestoreSource, options?: { stagingDir?: string | undefined }) => Promise<{ tables: TableCounts | undefined }>;
+export type BackupChecker = (source: RestoreSource, options?: StagingOptions) => Promise<{ tables: TableCounts | undefined }>;
+
+/** Where a backup may be decoded to a file (a private folder on the backups' disk), and a signal that stops it. */
+export interface StagingOptions {
+  stagingDir?: string | undefined;
+  signal?: AbortSignal | undefined;
+}

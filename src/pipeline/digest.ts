@@ -26,7 +26,7 @@ export class DigestTap extends Transform {
 }
 
 /** sha256 and size of a file, streamed. */
-export async function digestFile(file: string, onBytes?: (total: number) => void): Promise<{ sha256: string; size: number }> {
+export async function digestFile(file: string, onBytes?: (total: number) => void, signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
   const hash = createHash('sha256');
   let size = 0;
   await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), async function* (source: AsyncIterable<Buffer>) {
@@ -35,6 +35,6 @@ export async function digestFile(file: string, onBytes?: (total: number) => void
       size += chunk.length;
       onBytes?.(size);
     }
-  });
+  }, { signal });
   return { sha256: hash.digest('hex'), size };
 }

@@ -4,6 +4,7 @@ import type { BackupType } from '../../core/manifest.js';
 import { verifyBackup } from '../../core/verify.js';
 import { DbguardError, UsageError } from '../../errors.js';
 import { decryptionKeys } from '../keys.js';
+import { withCancellation } from '../signals.js';
 import { type CliContext, type CommonOptions, addDbOption, addDirOption, addJsonOption, backupDir, jobsOption, print, printJson, resolveTarget, typeOption } from '../context.js';
 
 interface VerifyCliOptions extends CommonOptions {
@@ -34,16 +35,20 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     if (ref && options.all) throw new UsageError('Give either a backup id or --all, not both.');
     if (options.jobs !== undefined && !options.restoreTest) throw new UsageError('--jobs applies to --restore-test only.');
     const target: DatabaseTarget | undefined = options.restoreTest ? resolveTarget(ctx, options.db) : undefined;
-    const results = await verifyBackup({
-      dir: backupDir(ctx, options),
-      ref: options.all ? 'all' : ref!,
-      type: options.type,
-      restoreTest: options.restoreTest,
-      decrypt: options.decrypt || options.restoreTest,
-      decryption: options.decrypt || options.restoreTest ? await decryptionKeys(ctx, options.identity) : undefined,
-      target,
-      jobs: options.jobs,
-    });
+    const decryption = options.decrypt || options.restoreTest ? await decryptionKeys(ctx, options.identity) : undefined;
+    const run = (signal: AbortSignal) =>
+      verifyBackup({
+        dir: backupDir(ctx, options),
+        ref: options.all ? 'all' : ref!,
+        type: options.type,
+        restoreTest: options.restoreTest,
+        decrypt: options.decrypt || options.restoreTest,
+        decryption,
+        target,
+        jobs: options.jobs,
+        signal,
+      });
+    const results = await withCancellation(run, 'nothing was recorded, and a scratch database was dropped');
     const failed = results.filter((r) => !r.verification.ok);
     if (options.json) {
       printJson(ctx, options.all ? results : results[0]);
