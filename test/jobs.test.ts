@@ -89,6 +89,26 @@ describe('parallel backup (--jobs)', () => {
     expect(await snapshotContent(copy)).toEqual(await snapshotContent(db.name));
   });
 
+  it('keeps large objects (pg_dump writes them as blob_*.dat files with a blobs.toc)', async () => {
+    const db = await createDatabase();
+    await withClient(db.name, (c) =>
+      c.query(`CREATE TABLE docs (id int PRIMARY KEY, content oid);
+        INSERT INTO docs SELECT i, lo_from_bytea(0, convert_to(repeat('page ' || i, 500), 'UTF8')) FROM generate_series(1, 3) i`),
+    );
+    const cwd = tempDir();
+    const taken = await runCli(['backup', '--json', '--jobs', '2'], { cwd, env: { DATABASE_URL: db.url } });
+    expect(taken.code, taken.stderr).toBe(0);
+    const entries = execFileSync('tar', ['-tf', parseJson<ManifestJson>(taken).file], { encoding: 'utf8' });
+    expect(entries).toMatch(/^blobs\.toc$/m);
+    const copy = `${db.name}_copy`;
+    const restored = await runCli(['restore', 'latest', '--yes', '--jobs', '2', '--to', pgUrl(server(), copy)], { cwd, env: { DATABASE_URL: db.url } });
+    expect(restored.code, restored.stderr).toBe(0);
+    const pages = (name: string) =>
+      withClient(name, async (c) => (await c.query("SELECT id, convert_from(lo_get(content), 'UTF8') AS text FROM docs ORDER BY id")).rows);
+    expect(await pages(copy)).toEqual(await pages(db.name));
+    expect((await pages(copy))[2].text).toContain('page 3');
+  });
+
   it('unpacks only plain files, and only an archive with a toc.dat', async () => {
     const cwd = tempDir();
     const make = (name: string, files: (dir: string) => void) => {
