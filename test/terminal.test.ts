@@ -46,4 +46,17 @@ describe('on a terminal, the user confirms by typing the database name', () => {
     expect((await runCli(['restore', id, '--yes', '--db', db], { cwd })).code).toBe(0);
     expect(sqliteQuery<{ n: number }>(db, 'SELECT count(*) AS n FROM lines').n).toBe(30);
   });
+
+  it('shows progress on a terminal: a backup's compression of its snapshot, a restore's safety backup and time taken', async () => {
+    const cwd = tempDir();
+    const db = createSqliteDb(cwd, { orders: 3000 });
+    const never = /^\b$/;
+    const backedUp = await runInTerminal(['backup', '--db', db], { cwd, prompt: never, answer: '' });
+    expect(backedUp.code, backedUp.stdout).toBe(0);
+    expect(backedUp.stdout).toMatch(/Backing up \S+dev\.db: compressing [\d.]+ [kM]B of [\d.]+ [kM]B/);
+    const restored = await runInTerminal(['restore', 'latest', '--yes', '--db', db], { cwd, prompt: never, answer: '' });
+    expect(restored.code, restored.stdout).toBe(0);
+    expect(restored.stdout).toMatch(/Safety backup of the current database: compressing/);
+    expect(restored.stdout).toMatch(/Restoring \(all or nothing\)\.\.\. done in \d+\.\d s/);
+  });
 });

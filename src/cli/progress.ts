@@ -1,24 +1,55 @@
 import prettyBytes from 'pretty-bytes';
+import type { ProgressListener } from '../engines/types.js';
 
-/** A one-line progress display (bytes, rate, elapsed) on a TTY; silent elsewhere. */
+/**
+ * A one-line progress display (phase, bytes of total, rate, elapsed) on a TTY; silent elsewhere. The rate is that of
+ * the current phase.
+ */
 export function createProgress(stream: NodeJS.WritableStream & { isTTY?: boolean }, label: string, enabled: boolean) {
   const started = Date.now();
+  let phase: { name: string | undefined; started: number } = { name: undefined, started };
   let last = 0;
   let shown = false;
   const active = enabled && stream.isTTY === true;
   return {
-    update(bytes: number): void {
+    update(bytes: number, detail?: Parameters<ProgressListener>[1]): void {
       if (!active) return;
       const now = Date.now();
+      if (detail?.phase !== phase.name) phase = { name: detail?.phase, started: now };
       if (now - last < 100) return;
       last = now;
-      const seconds = (now - started) / 1000;
-      const rate = seconds > 0 ? `${prettyBytes(bytes / seconds)}/s` : '';
-      stream.write(`\r\x1b[2K${label} ${prettyBytes(bytes)}  ${rate}  ${seconds.toFixed(1)} s`);
+      const inPhase = (now - phase.started) / 1000;
+      const rate = inPhase > 0 ? `${prettyBytes(bytes / inPhase)}/s` : '';
+      const what = `${detail ? `${detail.phase} ` : ''}${prettyBytes(bytes)}${detail?.total ? ` of ${prettyBytes(detail.total)}` : ''}`;
+      stream.write(`\r\x1b[2K${label}: ${what}  ${rate}  ${((now - started) / 1000).toFixed(1)} s`);
       shown = true;
     },
     done(): void {
       if (shown) stream.write('\r\x1b[2K');
+    },
+  };
+}
+
+/**
+ * For work of unknown length (a restore): `label` with the elapsed time, refreshed on a TTY; elsewhere `label` once.
+ * `stop` leaves `label done in <time>` (or `stopped after <time>`) on a TTY.
+ */
+export function startElapsed(stream: NodeJS.WritableStream & { isTTY?: boolean }, label: string): { stop(ok?: boolean): void } {
+  const started = Date.now();
+  const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+  if (stream.isTTY !== true) {
+    stream.write(`${label}\n`);
+    return { stop: () => {} };
+  }
+  const timer = setInterval(() => stream.write(`\r\x1b[2K${label} ${elapsed()}`), 250);
+  stream.write(label);
+  let stopped = false;
+  return {
+    stop(ok = true): void {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      stream.write(`\r\x1b[2K${label} ${ok ? 'done in' : 'stopped after'} ${elapsed()}\n`);
     },
   };
 }

@@ -1,10 +1,10 @@
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { type DatabaseTarget, databaseName } from '../config/database-url.js';
 import { engineFor } from '../engines/index.js';
-import type { DatabaseEngine, Dump, TableCounts } from '../engines/types.js';
+import type { DatabaseEngine, Dump, ProgressListener, TableCounts } from '../engines/types.js';
 import { DbguardError, UsageError } from '../errors.js';
 import { type Compression, availableCompression, compressionExtension, createCompressor } from '../pipeline/compression.js';
 import { DigestTap, digestFile } from '../pipeline/digest.js';
@@ -44,8 +44,8 @@ export interface BackupOptions {
   /** Non-fatal notices (e.g. zstd unavailable, fell back to gzip). */
   onWarning?: ((message: string) => void) | undefined;
   signal?: AbortSignal | undefined;
-  /** Bytes written so far. */
-  onProgress?: ((bytes: number) => void) | undefined;
+  /** Bytes written so far (see ProgressListener for the phases of a backup that takes a snapshot file first). */
+  onProgress?: ProgressListener | undefined;
   now?: (() => Date) | undefined;
   engine?: DatabaseEngine | undefined;
   /** Prune by these policies after a successful backup (default policies when omitted); false disables it. */
@@ -194,14 +194,27 @@ async function writeDump(
     return { sha256, size, tables: dump.tables };
   }
   const source: Readable = dump.kind === 'file' ? createReadStream(dump.path, { highWaterMark: 1 << 20 }) : dump.stream;
-  let stored = chain(source, await createCompressor(compression));
+  const reading = dump.kind === 'file' && options.onProgress ? readingProgress((await fs.stat(dump.path)).size, options.onProgress) : undefined;
+  let stored = chain(source, reading, await createCompressor(compression));
   if (encryption) stored = await encryptStream(stored, encryption);
-  const tap = new DigestTap(options.onProgress);
+  const tap = new DigestTap(dump.kind === 'stream' ? options.onProgress : undefined);
   const out = createWriteStream(reservation.partialPath, { flags: 'wx', mode: 0o600 });
   const written = pipeline(stored, tap, out, { signal: options.signal });
   const tables = dump.kind === 'file' ? (await written, dump.tables) : (await Promise.all([written, dump.completed]))[1].tables;
   if (dump.kind === 'file') await fs.rm(dump.path, { force: true });
   return { sha256: tap.digest(), size: tap.bytes, tables };
+}
+
+/** Progress of the second pass over a snapshot file: bytes read of its size. */
+function readingProgress(total: number, onProgress: ProgressListener): Transform {
+  let read = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      read += chunk.length;
+      onProgress(read, { phase: 'compressing', total });
+      callback(null, chunk);
+    },
+  });
 }
 
 function describeBackupError(error: unknown, signal: AbortSignal | undefined): unknown {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { DatabaseTarget } from '../config/database-url.js';
 import { checkerFor, engineFor } from '../engines/index.js';
-import type { DatabaseEngine, RestoreSource, StagingOptions, TableCounts } from '../engines/types.js';
+import type { DatabaseEngine, ProgressListener, RestoreSource, StagingOptions, TableCounts } from '../engines/types.js';
 import { DbguardError, RefusedError, UsageError } from '../errors.js';
 import type { Compression } from '../pipeline/compression.js';
 import { digestFile } from '../pipeline/digest.js';
@@ -58,6 +58,8 @@ export interface RestoreOptions {
   requiredTables?: string[] | undefined;
   /** Called once the checks pass, with the safety backup's progress. */
   onStep?: ((step: RestoreStep) => void) | undefined;
+  /** Bytes of the safety backup written so far. */
+  onSafetyBackupProgress?: ProgressListener | undefined;
   engine?: DatabaseEngine | undefined;
 }
 
@@ -145,6 +147,7 @@ async function restoreStored(store: LocalBackupStore, stored: StoredBackup, opti
       encryption: options.safetyBackup?.encryption,
       retention: false,
       signal: options.signal,
+      onProgress: options.onSafetyBackupProgress,
     });
     safetyBackupId = safety.manifest.id;
     options.onStep?.({ step: 'safety-backup', id: safetyBackupId });

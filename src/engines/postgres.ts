@@ -92,7 +92,7 @@ export class PostgresEngine implements DatabaseEngine {
         });
       if (!parallel) return { kind: 'stream', stream: child.stdout!, completed: dumped, cancel };
       child.stdout!.resume();
-      const stopWatching = onProgress ? watchDirectorySize(scratchPath, onProgress) : () => {};
+      const stopWatching = onProgress ? watchDirectorySize(scratchPath, (bytes) => onProgress(bytes, { phase: 'snapshot' })) : () => {};
       return packWhenDumped(scratchPath, dumped.finally(stopWatching), cancel);
     } catch (error) {
       await client.end().catch(() => {});

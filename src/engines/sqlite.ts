@@ -49,7 +49,7 @@ export class SqliteEngine implements DatabaseEngine {
     });
     const poll = onProgress
       ? setInterval(() => {
-          fs.stat(scratchPath).then((s) => onProgress(s.size), () => {});
+          fs.stat(scratchPath).then((s) => onProgress(s.size, { phase: 'snapshot' }), () => {});
         }, 250)
       : undefined;
     try {

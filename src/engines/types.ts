@@ -24,6 +24,12 @@ export type Dump =
       tables: TableCounts;
     };
 
+/**
+ * Bytes done so far. Engines that write an intermediate snapshot first report it as phase `snapshot`; compressing or
+ * encrypting that file afterwards is phase `compressing`, with the snapshot's size as `total`.
+ */
+export type ProgressListener = (bytes: number, detail?: { phase: 'snapshot' | 'compressing'; total?: number }) => void;
+
 export interface DumpOptions {
   /** A path the engine may write an intermediate snapshot to (same folder as the backup). */
   scratchPath: string;
@@ -33,7 +39,7 @@ export interface DumpOptions {
   /** PostgreSQL: parallel pg_dump jobs (directory format, packed into one tar by the engine). */
   jobs?: number | undefined;
   /** Bytes written so far, for engines that write a file. */
-  onProgress?: ((bytes: number) => void) | undefined;
+  onProgress?: ProgressListener | undefined;
 }
 
 export interface RestoreOptions {

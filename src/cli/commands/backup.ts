@@ -55,7 +55,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
         sizeWarningBytes: configured.sizeWarningBytes,
         jobs: options.jobs,
         signal,
-        onProgress: (bytes) => progress.update(bytes),
+        onProgress: (bytes, detail) => progress.update(bytes, detail),
       }),
     ).finally(() => progress.done());
 

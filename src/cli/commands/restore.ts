@@ -6,6 +6,7 @@ import { RefusedError, UsageError } from '../../errors.js';
 import { formatDate, formatDuration, tableSummary } from '../format.js';
 import { configuredBackupOptions, decryptionKeys } from '../keys.js';
 import { confirmByTypingName } from '../prompt.js';
+import { createProgress, startElapsed } from '../progress.js';
 import { withCancellation } from '../signals.js';
 import { type CliContext, type CommonOptions, addDirOption, addJsonOption, backupDir, config, info, jobsOption, print, printJson, resolveTarget, typeOption } from '../context.js';
 import { totalRows } from '../../core/table-counts.js';
@@ -51,6 +52,8 @@ export function registerRestore(program: Command, ctx: CliContext): void {
     const target = resolveTarget(ctx, options.to ?? options.db);
     const settings = config(ctx);
     const decryption = await decryptionKeys(ctx, options.identity);
+    let restoring: { stop(ok?: boolean): void } | undefined;
+    const safetyProgress = createProgress(ctx.stderr, 'Safety backup of the current database', !options.json);
     const run = (signal: AbortSignal) =>
       restore({
         ref,
@@ -64,13 +67,25 @@ export function registerRestore(program: Command, ctx: CliContext): void {
         safetyBackup: configuredBackupOptions(ctx, settings),
         confirm: (plan) => confirm(ctx, plan, options),
         signal,
+        onSafetyBackupProgress: (bytes, detail) => safetyProgress.update(bytes, detail),
         onStep: (step) => {
+          if (step.step === 'safety-backup') safetyProgress.done();
           if (options.json) return;
           if (step.step === 'verified') info(ctx, `Checksum and format of ${step.backup.id} verified.`);
           if (step.step === 'safety-backup') info(ctx, `Safety backup of the current database: ${step.id}`);
-          if (step.step === 'restoring') info(ctx, options.jobs && options.jobs > 1 ? `Restoring with ${options.jobs} jobs...` : 'Restoring (all or nothing)...');
+          if (step.step === 'restoring') {
+            restoring = startElapsed(ctx.stderr, options.jobs && options.jobs > 1 ? `Restoring with ${options.jobs} jobs...` : 'Restoring (all or nothing)...');
+          }
+          if (step.step === 'checking') restoring?.stop();
         },
-      });
+      }).then(
+        (result) => (restoring?.stop(), result),
+        (error: unknown) => {
+          safetyProgress.done();
+          restoring?.stop(false);
+          throw error;
+        },
+      );
     const result = await withCancellation(run, 'the restore was stopped: a database it was restoring over is as it was, one it created was dropped');
     if (options.json) {
       printJson(ctx, result);
