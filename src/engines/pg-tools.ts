@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import type { PostgresConnection } from '../config/database-url.js';
 import { DbguardError } from '../errors.js';
 
@@ -122,7 +122,9 @@ export function pgClientConfig(connection: PostgresConnection, database = connec
 
 /** Connects with a clear, credential-free error for every usual failure. */
 export async function connectPg(connection: PostgresConnection, database = connection.database): Promise<pg.Client> {
-  const client = new pg.Client(pgClientConfig(connection, database));
+  // Loaded on first use: commands on SQLite, or that never connect, skip its ~30 ms of start-up.
+  const { default: pgModule } = await import('pg');
+  const client = new pgModule.Client(pgClientConfig(connection, database));
   client.on('error', () => {}); // a dropped connection surfaces on the next query
   try {
     await client.connect();
