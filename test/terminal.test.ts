@@ -47,7 +47,7 @@ describe('on a terminal, the user confirms by typing the database name', () => {
     expect(sqliteQuery<{ n: number }>(db, 'SELECT count(*) AS n FROM lines').n).toBe(30);
   });
 
-  it('shows progress on a terminal: a backup's compression of its snapshot, a restore's safety backup and time taken', async () => {
+  it('shows progress on a terminal: the compression of a backup snapshot, the safety backup and time of a restore', async () => {
     const cwd = tempDir();
     const db = createSqliteDb(cwd, { orders: 3000 });
     const never = /^\b$/;
