@@ -61,6 +61,43 @@ async function interruptedRestore(cwd: string, args: string[], signal: NodeJS.Si
 const fingerprint = (database: string) =>
   withClient(database, async (c) => (await c.query("SELECT count(*) AS n, md5(string_agg(payload, '' ORDER BY id)) AS h FROM blobs")).rows[0]);
 
+/** The nice value and parent pid of a process, from /proc/<pid>/stat. */
+function procStat(pid: number): { ppid: number; nice: number; comm: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state) on
+    return { comm, ppid: Number(fields[1]), nice: Number(fields[16]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The nice value of the pg_dump that a `dbguard backup` started, relative to this process's. */
+async function pgDumpNiceness(args: string[]): Promise<number> {
+  const cwd = tempDir();
+  const child = spawn(process.execPath, [CLI, 'backup', ...args], { cwd, env: { ...process.env, DATABASE_URL: db.url }, stdio: 'ignore' });
+  const closed = new Promise((resolve) => child.once('close', resolve));
+  try {
+    for (;;) {
+      const dump = readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map((name) => procStat(Number(name))).find((p) => p?.ppid === child.pid && p.comm === 'pg_dump');
+      if (dump) return dump.nice - procStat(process.pid)!.nice;
+      if (child.exitCode !== null) throw new Error('the backup ended before its pg_dump was seen');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  } finally {
+    child.kill('SIGINT');
+    await closed;
+  }
+}
+
+describe('CPU priority', () => {
+  it('a backup yields the CPU to the application: it and pg_dump run at nice +10, unless --no-nice', async () => {
+    expect(await pgDumpNiceness([])).toBe(Math.min(10, 19 - procStat(process.pid)!.nice));
+    expect(await pgDumpNiceness(['--no-nice'])).toBe(0);
+  });
+});
+
 describe('interrupted restores', () => {
   it('SIGTERM during a restore over a database stops pg_restore: the transaction rolls back, exit 143', async () => {
     const cwd = tempDir();

@@ -5,6 +5,7 @@ import { parseCompression } from '../../pipeline/compression.js';
 import { configuredBackupOptions } from '../keys.js';
 import { type CliContext, type CommonOptions, addDbOption, config, addDirOption, addJsonOption, backupDir, info, jobsOption, print, printJson, resolveTarget, typeOption } from '../context.js';
 import { describeStorage, formatBytes, formatDuration, tableSummary } from '../format.js';
+import { yieldCpuToApplication } from '../priority.js';
 import { createProgress } from '../progress.js';
 import { withCancellation } from '../signals.js';
 
@@ -16,6 +17,7 @@ interface BackupCliOptions extends CommonOptions {
   encrypt: boolean;
   prune: boolean;
   jobs?: number;
+  nice: boolean;
 }
 
 export function registerBackup(program: Command, ctx: CliContext): void {
@@ -28,7 +30,8 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     .option('--compress <spec>', 'none | gzip[:1-9] | zstd[:1-19] (default: zstd for SQLite, pg_dump\'s own for PostgreSQL)')
     .addOption(jobsOption('PostgreSQL: parallel pg_dump jobs, for large databases (pg_dump\'s directory format, stored as one .dump.tar)'))
     .option('--no-encrypt', 'do not encrypt, even when recipients or a passphrase are configured')
-    .option('--no-prune', 'do not apply the retention policy after the backup');
+    .option('--no-prune', 'do not apply the retention policy after the backup')
+    .option('--no-nice', 'run at normal CPU priority (by default a backup runs at nice +10, so your app keeps the CPU)');
   addDbOption(command);
   addDirOption(command);
   addJsonOption(command);
@@ -38,6 +41,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
       'It only appears in `dbguard list` once it is complete.',
   );
   command.action(async (options: BackupCliOptions) => {
+    if (options.nice) yieldCpuToApplication();
     const target = resolveTarget(ctx, options.db);
     const configured = configuredBackupOptions(ctx, config(ctx));
     const progress = createProgress(ctx.stderr, `Backing up ${target.display}`, !options.json);
