@@ -226,28 +226,40 @@ function pgRestoreCase(name: string, kind: 'plain' | 'age'): Case {
   };
 }
 
-/** Parallel backup: pg_dump's directory format with jobs, against the raw tool with the same jobs and the serial dump. */
+/**
+ * A --jobs case: the serial and the parallel runs of the raw tool and of dbguard, interleaved. The target is dbguard
+ * against the raw tool with the same jobs; the two serial ratios are the gain of parallelism, raw and ours.
+ */
+async function jobsResult(
+  ctx: Context,
+  name: string,
+  title: string,
+  runs: { serialRaw: Variant; parallelRaw: Variant; serial: Variant; parallel: Variant },
+): Promise<CaseResult> {
+  const { serialRaw, parallelRaw, serial, parallel } = runs;
+  const ms = await measure(ctx, [serialRaw, parallelRaw, serial, parallel]);
+  return {
+    name,
+    title,
+    inputMB: ctx.pg!.bytes / MB,
+    measurements: ms,
+    ratios: [ratio(ms, parallel.label, parallelRaw.label, MAX_105), ratio(ms, parallel.label, serial.label), ratio(ms, parallelRaw.label, serialRaw.label)],
+    notes: [`${os.availableParallelism()} cores; the ratios against the serial runs are the gain of --jobs.`],
+  };
+}
+
+/** Parallel backup: pg_dump's directory format with jobs. */
 const pgBackupJobsCase: Case = {
   name: 'pg-backup-jobs',
   needs: 'pg',
-  async run(ctx) {
-    const pgc = ctx.pg!;
-    const [serialRaw, parallelRaw] = ['pg_dump -Fc -f file', `pg_dump -Fd -j ${JOBS} -f dir`];
-    const [serial, parallel] = ['dbguard backup', `dbguard backup --jobs ${JOBS}`];
-    const ms = await measure(ctx, [
-      { label: serialRaw, tool: 'raw', run: () => rawToFile(ctx, (out) => `${tool(ctx, 'pg_dump')} -Fc -f ${out} ${BENCH_DB}`) },
-      { label: parallelRaw, tool: 'raw', run: () => rawToFile(ctx, (out) => `${tool(ctx, 'pg_dump')} -Fd -j ${JOBS} -f ${out} ${BENCH_DB}`) },
-      { label: serial, tool: 'dbguard', run: () => dbguardBackup(ctx, pgc.url(BENCH_DB), []) },
-      { label: parallel, tool: 'dbguard', run: () => dbguardBackup(ctx, pgc.url(BENCH_DB), ['--jobs', String(JOBS)]) },
-    ]);
-    return {
-      name: 'pg-backup-jobs',
-      title: `PostgreSQL backup with ${JOBS} parallel jobs (directory format, stored as one tar), default compression`,
-      inputMB: pgc.bytes / MB,
-      measurements: ms,
-      ratios: [ratio(ms, parallel, parallelRaw, MAX_105), ratio(ms, parallel, serial), ratio(ms, parallelRaw, serialRaw)],
-      notes: [`${os.availableParallelism()} cores; the ratios against the serial runs are the gain of --jobs.`],
-    };
+  run(ctx) {
+    const url = ctx.pg!.url(BENCH_DB);
+    return jobsResult(ctx, 'pg-backup-jobs', `PostgreSQL backup with ${JOBS} parallel jobs (directory format, stored as one tar), default compression`, {
+      serialRaw: { label: 'pg_dump -Fc -f file', tool: 'raw', run: () => rawToFile(ctx, (out) => `${tool(ctx, 'pg_dump')} -Fc -f ${out} ${BENCH_DB}`) },
+      parallelRaw: { label: `pg_dump -Fd -j ${JOBS} -f dir`, tool: 'raw', run: () => rawToFile(ctx, (out) => `${tool(ctx, 'pg_dump')} -Fd -j ${JOBS} -f ${out} ${BENCH_DB}`) },
+      serial: { label: 'dbguard backup', tool: 'dbguard', run: () => dbguardBackup(ctx, url, []) },
+      parallel: { label: `dbguard backup --jobs ${JOBS}`, tool: 'dbguard', run: () => dbguardBackup(ctx, url, ['--jobs', String(JOBS)]) },
+    });
   },
 };
 
@@ -259,23 +271,14 @@ const pgRestoreJobsCase: Case = {
     const pgc = ctx.pg!;
     const { id, file, dir } = await fixture(ctx, 'plain');
     const fresh = <T>(fn: (db: string) => Promise<T>) => withFreshDatabaseName(pgc, fn);
-    const [serialRaw, parallelRaw] = ['createdb + pg_restore --single-transaction', `createdb + pg_restore -j ${JOBS}`];
-    const [serial, parallel] = ['dbguard restore --to <new db>', `dbguard restore --jobs ${JOBS} --to <new db>`];
     const restoreWith = (db: string, extra: string) => raw(ctx, `${tool(ctx, 'createdb')} ${db} && ${tool(ctx, 'pg_restore')} ${extra} -d ${db} ${sh(file)}`);
-    const ms = await measure(ctx, [
-      { label: serialRaw, tool: 'raw', run: () => fresh((db) => restoreWith(db, '--single-transaction')) },
-      { label: parallelRaw, tool: 'raw', run: () => fresh((db) => restoreWith(db, `-j ${JOBS}`)) },
-      { label: serial, tool: 'dbguard', run: () => fresh((db) => dbguard(ctx, ['restore', id, '--yes', '--to', pgc.url(db), '--dir', dir, '--json'])) },
-      { label: parallel, tool: 'dbguard', run: () => fresh((db) => dbguard(ctx, ['restore', id, '--yes', '--jobs', String(JOBS), '--to', pgc.url(db), '--dir', dir, '--json'])) },
-    ]);
-    return {
-      name: 'pg-restore-jobs',
-      title: `PostgreSQL restore into a new database with ${JOBS} parallel jobs`,
-      inputMB: pgc.bytes / MB,
-      measurements: ms,
-      ratios: [ratio(ms, parallel, parallelRaw, MAX_105), ratio(ms, parallel, serial), ratio(ms, parallelRaw, serialRaw)],
-      notes: [`${os.availableParallelism()} cores; the ratios against the serial runs are the gain of --jobs.`],
-    };
+    const dbguardRestore = (db: string, extra: string[]) => dbguard(ctx, ['restore', id, '--yes', ...extra, '--to', pgc.url(db), '--dir', dir, '--json']);
+    return jobsResult(ctx, 'pg-restore-jobs', `PostgreSQL restore into a new database with ${JOBS} parallel jobs`, {
+      serialRaw: { label: 'createdb + pg_restore --single-transaction', tool: 'raw', run: () => fresh((db) => restoreWith(db, '--single-transaction')) },
+      parallelRaw: { label: `createdb + pg_restore -j ${JOBS}`, tool: 'raw', run: () => fresh((db) => restoreWith(db, `-j ${JOBS}`)) },
+      serial: { label: 'dbguard restore --to <new db>', tool: 'dbguard', run: () => fresh((db) => dbguardRestore(db, [])) },
+      parallel: { label: `dbguard restore --jobs ${JOBS} --to <new db>`, tool: 'dbguard', run: () => fresh((db) => dbguardRestore(db, ['--jobs', String(JOBS)])) },
+    });
   },
 };
 
