@@ -15,7 +15,7 @@ export { restore, type RestoreOptions, type RestorePlan, type RestoreResult, typ
 export { migrate, lint, type MigrateOptions, type MigrateResult, type MigrateStep, type LintOptions } from './migrate/migrate.js';
 export { analyzeSql, type Finding, type FindingKind } from './migrate/analyze.js';
 export { describeFinding, type MeasuredFinding } from './migrate/impact.js';
-export { BACKUP_TYPES, type BackupManifest, type BackupType, type StoredBackup, type Verification } from './core/manifest.js';
+export { BACKUP_TYPES, type BackupManifest, type BackupType, type StoredBackup, type Verification } from './storage/manifest.js';
 export { DbguardError, UsageError, RefusedError, ExitCode } from './errors.js';
 export { parseDatabaseUrl, locateDatabaseUrl, redactUrl, type DatabaseTarget } from './config/database-url.js';
 export { DBGUARD_VERSION } from './version.js';

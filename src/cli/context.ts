@@ -4,7 +4,7 @@ import pc from 'picocolors';
 import { type DatabaseTarget, locateDatabaseUrl, parseDatabaseUrl } from '../config/database-url.js';
 import { type DbguardConfig, loadConfig } from '../config/config-file.js';
 import { DEFAULT_BACKUP_DIR } from '../core/defaults.js';
-import { BACKUP_TYPES } from '../core/manifest.js';
+import { BACKUP_TYPES } from '../storage/manifest.js';
 
 /** Everything a command needs from the outside world, passed in so tests need no mocks. */
 export interface CliContext {

@@ -1,5 +1,5 @@
 import prettyBytes from 'pretty-bytes';
-import type { BackupManifest } from '../core/manifest.js';
+import type { BackupManifest } from '../storage/manifest.js';
 import { totalRows } from '../core/table-counts.js';
 
 export function formatBytes(bytes: number): string {

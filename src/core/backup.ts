@@ -17,7 +17,7 @@ import { backupIdCandidates } from './ids.js';
 import { prune } from './prune.js';
 import { type RetentionPolicies, retentionDatabaseKey } from './retention.js';
 import { DEFAULT_SIZE_WARNING_MB, storageWarnings } from './storage-warnings.js';
-import { type BackupManifest, type BackupType, MANIFEST_SCHEMA_VERSION, type StoredBackup } from './manifest.js';
+import { type BackupManifest, type BackupType, MANIFEST_SCHEMA_VERSION, type StoredBackup } from '../storage/manifest.js';
 
 export interface BackupOptions {
   target: DatabaseTarget;

@@ -3,7 +3,7 @@ import { type Readable, type Transform, pipeline } from 'node:stream';
 import type { RestoreSource } from '../engines/types.js';
 import { createDecompressor } from '../pipeline/compression.js';
 import { type DecryptionKeys, decryptStream } from '../pipeline/encryption.js';
-import type { StoredBackup } from './manifest.js';
+import type { StoredBackup } from '../storage/manifest.js';
 
 /** Chains streams, propagating any error to the end of the chain (which the caller consumes). */
 export function chain(source: Readable, ...transforms: Array<Transform | undefined>): Readable {

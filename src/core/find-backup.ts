@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import type { LocalBackupStore } from '../storage/local-store.js';
-import type { BackupType, StoredBackup } from './manifest.js';
+import type { BackupType, StoredBackup } from '../storage/manifest.js';
 
 export interface FindBackupOptions {
   type?: BackupType | undefined;

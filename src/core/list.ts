@@ -2,7 +2,7 @@ import path from 'node:path';
 import { LocalBackupStore, type StoreProblem } from '../storage/local-store.js';
 import { DEFAULT_BACKUP_DIR } from './defaults.js';
 import { findBackup } from './find-backup.js';
-import type { BackupType, StoredBackup } from './manifest.js';
+import type { BackupType, StoredBackup } from '../storage/manifest.js';
 
 export interface ListOptions {
   dir?: string | undefined;

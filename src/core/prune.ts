@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { LocalBackupStore } from '../storage/local-store.js';
 import { DEFAULT_BACKUP_DIR } from './defaults.js';
-import type { BackupType } from './manifest.js';
+import type { BackupType } from '../storage/manifest.js';
 import { type RetentionDecision, type RetentionPolicies, decideRetention, resolveRetentionPolicies, toRetentionCandidate } from './retention.js';
 
 export interface PruneOptions {

@@ -11,7 +11,7 @@ import { LocalBackupStore } from '../storage/local-store.js';
 import { backup } from './backup.js';
 import { DEFAULT_BACKUP_DIR } from './defaults.js';
 import { findBackup } from './find-backup.js';
-import type { BackupManifest, BackupType, StoredBackup } from './manifest.js';
+import type { BackupManifest, BackupType, StoredBackup } from '../storage/manifest.js';
 import { retentionDatabaseKey } from './retention.js';
 import { compareTableCounts, resolveTableNames } from './table-counts.js';
 import { withDatabaseLock } from '../storage/target-lock.js';

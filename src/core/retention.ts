@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DbguardError, UsageError } from '../errors.js';
-import { type BackupManifest, type BackupType } from './manifest.js';
+import { type BackupManifest, type BackupType } from '../storage/manifest.js';
 
 const DAY_MS = 86_400_000;
 

@@ -9,7 +9,7 @@ import { plainSource } from './codec.js';
 import { LocalBackupStore } from '../storage/local-store.js';
 import { DEFAULT_BACKUP_DIR } from './defaults.js';
 import { findBackup } from './find-backup.js';
-import type { BackupType, StoredBackup, Verification } from './manifest.js';
+import type { BackupType, StoredBackup, Verification } from '../storage/manifest.js';
 import { compareTableCounts } from './table-counts.js';
 
 export interface VerifyOptions {

@@ -1,5 +1,5 @@
 import type { DatabaseTarget } from '../config/database-url.js';
-import type { BackupManifest } from '../core/manifest.js';
+import type { BackupManifest } from '../storage/manifest.js';
 import { PostgresEngine, checkPgArchive } from './postgres.js';
 import { SqliteEngine, checkSqliteSnapshot } from './sqlite.js';
 import type { BackupChecker, DatabaseEngine } from './types.js';

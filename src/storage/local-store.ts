@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { DbguardError } from '../errors.js';
-import { BACKUP_TYPES, type BackupManifest, type BackupType, type StoredBackup, parseManifest } from '../core/manifest.js';
+import { BACKUP_TYPES, type BackupManifest, type BackupType, type StoredBackup, parseManifest } from './manifest.js';
 import { commitFile, ensurePrivateDir, fsyncDir, isProcessAlive, writeFileAtomic } from './fs-atomic.js';
 
 /** A backup being written: its id is taken, its files are not listed until `commit`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { BackupManifest, Verification } from '../../src/core/manifest.js';
+import type { BackupManifest, Verification } from '../../src/storage/manifest.js';
 import {
   DEFAULT_RETENTION_POLICIES,
   decideRetention,

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { backup } from '../../core/backup.js';
-import type { BackupType } from '../../core/manifest.js';
+import type { BackupType } from '../../storage/manifest.js';
 import { parseCompression } from '../../pipeline/compression.js';
 import { configuredBackupOptions } from '../keys.js';
 import { type CliContext, type CommonOptions, addDbOption, config, addDirOption, addJsonOption, backupDir, info, jobsOption, print, printJson, resolveTarget, typeOption } from '../context.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { listBackups } from '../../core/list.js';
-import { BACKUP_TYPES, type BackupType } from '../../core/manifest.js';
+import { BACKUP_TYPES, type BackupType } from '../../storage/manifest.js';
 import { type CliContext, type CommonOptions, addDirOption, addJsonOption, backupDir, info, print, printJson, typeOption } from '../context.js';
 import { columns, formatBytes, formatDate, tableSummary, verificationStatus } from '../format.js';
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { listBackups } from '../../core/list.js';
-import type { BackupType } from '../../core/manifest.js';
+import type { BackupType } from '../../storage/manifest.js';
 import { type RestorePlan, restore } from '../../core/restore.js';
 import { RefusedError, UsageError } from '../../errors.js';
 import { formatDate, formatDuration, tableSummary } from '../format.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { showBackup } from '../../core/list.js';
-import type { BackupType } from '../../core/manifest.js';
+import type { BackupType } from '../../storage/manifest.js';
 import { type CliContext, type CommonOptions, addDirOption, addJsonOption, backupDir, print, printJson, typeOption } from '../context.js';
 import { columns, describeStorage, formatBytes, formatDate, formatDuration, verificationStatus } from '../format.js';
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { DatabaseTarget } from '../../config/database-url.js';
-import type { BackupType } from '../../core/manifest.js';
+import type { BackupType } from '../../storage/manifest.js';
 import { verifyBackup } from '../../core/verify.js';
 import { DbguardError, UsageError } from '../../errors.js';
 import { decryptionKeys } from '../keys.js';
