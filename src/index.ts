@@ -4,7 +4,9 @@
  *   import { backup, resolveDatabase } from 'dbguard';
  *   await backup({ target: resolveDatabase(), type: 'automatic', label: 'startup' });
  */
+import { loadConfig } from './config/config-file.js';
 import { type DatabaseTarget, locateDatabaseUrl, parseDatabaseUrl } from './config/database-url.js';
+import { resolveNamedDatabase } from './config/databases.js';
 
 export { backup, DEFAULT_BACKUP_DIR, type BackupOptions, type BackupResult } from './core/backup.js';
 export { listBackups, showBackup, type ListOptions } from './core/list.js';
@@ -19,6 +21,18 @@ export { BACKUP_TYPES, type BackupManifest, type BackupType, type StoredBackup, 
 export { DbguardError, UsageError, RefusedError, ExitCode } from './errors.js';
 export { parseDatabaseUrl, locateDatabaseUrl, redactUrl, type DatabaseTarget } from './config/database-url.js';
 export { DBGUARD_VERSION } from './version.js';
+export { loadConfig, type DbguardConfig, type DatabaseEntry } from './config/config-file.js';
+export {
+  resolveNamedDatabase,
+  resolveDatabases,
+  databaseNames,
+  configuredBackupOptions,
+  interpolateEnv,
+  DEFAULT_DATABASE_NAME,
+  type NamedDatabase,
+  type ConfiguredBackupOptions,
+} from './config/databases.js';
+export { backupStatus, type DatabaseStatus, type StatusOptions, type BackupSummary } from './core/status.js';
 export {
   classifyCommand,
   claudePreToolUse,
@@ -41,9 +55,14 @@ export {
   type ScanFinding,
 } from './guard/index.js';
 
-/** The database from `db`, else `DATABASE_URL` in the environment, else in `./.env`. */
-export function resolveDatabase(options: { db?: string; cwd?: string; env?: Record<string, string | undefined> } = {}): DatabaseTarget {
+/**
+ * The database from `db`, else the one named `database` in dbguard.config, else `DATABASE_URL` in the environment,
+ * else in `./.env`. `resolveNamedDatabase` also returns a named database's backup options and schedules.
+ */
+export function resolveDatabase(options: { db?: string; database?: string; cwd?: string; env?: Record<string, string | undefined> } = {}): DatabaseTarget {
   const cwd = options.cwd ?? process.cwd();
-  const { url } = locateDatabaseUrl({ db: options.db, env: options.env ?? process.env, cwd });
+  const env = options.env ?? process.env;
+  if (options.database !== undefined) return resolveNamedDatabase({ config: loadConfig(cwd).config, env, cwd, name: options.database }).target;
+  const { url } = locateDatabaseUrl({ db: options.db, env, cwd });
   return parseDatabaseUrl(url, cwd);
 }

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
-import { type DatabaseTarget, locateDatabaseUrl, parseDatabaseUrl } from '../config/database-url.js';
+import type { DatabaseTarget } from '../config/database-url.js';
+import { type NamedDatabase, resolveNamedDatabase } from '../config/databases.js';
 import { type DbguardConfig, loadConfig } from '../config/config-file.js';
 import { DEFAULT_BACKUP_DIR } from '../core/defaults.js';
 import { BACKUP_TYPES } from '../storage/manifest.js';
@@ -18,12 +19,13 @@ export interface CliContext {
 
 export interface CommonOptions {
   db?: string;
+  database?: string;
   dir?: string;
   json?: boolean;
 }
 
-export function addDbOption(command: Command): Command {
-  return command.option('--db <url>', 'database URL (default: $DATABASE_URL, then DATABASE_URL in ./.env)');
+export function addDbOption(command: Command, description = 'database URL (default: $DATABASE_URL, then DATABASE_URL in ./.env)'): Command {
+  return command.option('--db <url>', description).option('--database <name>', 'a database named in dbguard.config (its "databases" key)');
 }
 
 export function addDirOption(command: Command): Command {
@@ -55,12 +57,18 @@ export function backupDir(ctx: CliContext, options: CommonOptions): string {
   return path.resolve(ctx.cwd, options.dir ?? config(ctx).backupDir ?? DEFAULT_BACKUP_DIR);
 }
 
-/** The configured database; says how a relative SQLite path was resolved (on stderr, so --json stays clean). */
-export function resolveTarget(ctx: CliContext, db: string | undefined): DatabaseTarget {
-  const { url } = locateDatabaseUrl({ db, env: ctx.env, cwd: ctx.cwd });
-  const target = parseDatabaseUrl(url, ctx.cwd);
-  if (target.engine === 'sqlite' && target.note) info(ctx, target.note);
-  return target;
+/**
+ * The database a command acts on (--db, --database, the only named one, DATABASE_URL, .env) with its configured
+ * options; says how a relative SQLite path was resolved (on stderr, so --json stays clean).
+ */
+export function resolveDatabase(ctx: CliContext, options: { db?: string | undefined; database?: string | undefined }): NamedDatabase {
+  const database = resolveNamedDatabase({ config: config(ctx), env: ctx.env, cwd: ctx.cwd, db: options.db, name: options.database });
+  if (database.target.engine === 'sqlite' && database.target.note) info(ctx, database.target.note);
+  return database;
+}
+
+export function resolveTarget(ctx: CliContext, options: { db?: string | undefined; database?: string | undefined }): DatabaseTarget {
+  return resolveDatabase(ctx, options).target;
 }
 
 export function info(ctx: CliContext, message: string): void {

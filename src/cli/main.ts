@@ -26,6 +26,7 @@ const COMMANDS: Array<[names: string[], load: () => Promise<Register>]> = [
   [['lint'], async () => (await import('./commands/lint.js')).registerLint],
   [['key'], async () => (await import('./commands/key.js')).registerKey],
   [['config'], async () => (await import('./commands/config.js')).registerConfig],
+  [['status'], async () => (await import('./commands/status.js')).registerStatus],
 ];
 
 export async function buildProgram(ctx: CliContext, argv: string[]): Promise<Command> {

@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { retentionPoliciesSchema } from '../core/retention.js';
 import { UsageError } from '../errors.js';
 import { parseCompression } from '../pipeline/compression.js';
+import { BACKUP_TYPES } from '../storage/manifest.js';
+import { notifySchema } from './notify-config.js';
 
 const compressionSpec = z.string().refine(
   (spec) => {
@@ -18,6 +20,40 @@ const compressionSpec = z.string().refine(
   { message: 'expected none, gzip, gzip:<1-9>, zstd or zstd:<1-19>' },
 );
 
+const encryptionSchema = z.object({ recipients: z.array(z.string().min(1)) }).strict();
+const duration = z.union([z.string().min(1), z.number().nonnegative()]);
+
+/**
+ * A named database (`databases.<name>`). String values may hold `${NAME}` references to the environment, read
+ * when the database is used. The backup options override the top-level ones for this database.
+ */
+export const databaseEntrySchema = z
+  .object({
+    /** Its URL, usually "${DATABASE_URL}" or another variable, so no secret is in the file. */
+    url: z.string().min(1),
+    /** Cron pattern for `dbguard serve`'s backups (5 fields, or 6 with seconds first). */
+    schedule: z.string().min(1).optional(),
+    /** Cron pattern for `dbguard serve`'s verifications (a restore test for PostgreSQL). */
+    verify: z.string().min(1).optional(),
+    /** The newest good backup must be younger than this (26h, 90m, 7d) to count as fresh. */
+    maxAge: duration.optional(),
+    /** The type of scheduled backups (default automatic). */
+    type: z.enum(BACKUP_TYPES).optional(),
+    /** IANA time zone of the schedules (default: the system's). */
+    timeZone: z.string().min(1).optional(),
+    /** Up to this much random delay before each scheduled run (30s, 5m). */
+    jitter: duration.optional(),
+    compression: compressionSpec.optional(),
+    encryption: encryptionSchema.optional(),
+    retention: retentionPoliciesSchema.optional(),
+    /** Per-database remote copy settings, passed to backup and prune as given. */
+    remote: z.unknown().optional(),
+    requiredTables: z.array(z.string().min(1)).optional(),
+  })
+  .strict();
+
+export type DatabaseEntry = z.infer<typeof databaseEntrySchema>;
+
 export const configSchema = z
   .object({
     /** Backups folder, relative to the project. */
@@ -27,7 +63,7 @@ export const configSchema = z
     /** Default compression (see `dbguard backup --compress`). */
     compression: compressionSpec.optional(),
     /** age public keys every backup is encrypted to. Identities (private keys) never go here. */
-    encryption: z.object({ recipients: z.array(z.string().min(1)) }).strict().optional(),
+    encryption: encryptionSchema.optional(),
     /** Retention per backup type (replaces that type's default policy). */
     retention: retentionPoliciesSchema.optional(),
     prune: z
@@ -41,6 +77,10 @@ export const configSchema = z
       .optional(),
     /** Warn when the backups folder grows past this many megabytes (default 1024). */
     sizeWarningMB: z.number().positive().optional(),
+    /** Named databases (see DatabaseEntry); without it the one database is `default` (--db, DATABASE_URL, .env). */
+    databases: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a database name is letters, digits, _ . -'), databaseEntrySchema).optional(),
+    /** Notification channels of `dbguard serve`. */
+    notify: notifySchema.optional(),
   })
   .strict();
 

@@ -2,8 +2,7 @@ import type { Command } from 'commander';
 import { backup } from '../../core/backup.js';
 import type { BackupType } from '../../storage/manifest.js';
 import { parseCompression } from '../../pipeline/compression.js';
-import { configuredBackupOptions } from '../keys.js';
-import { type CliContext, type CommonOptions, addDbOption, config, addDirOption, addJsonOption, backupDir, info, jobsOption, print, printJson, resolveTarget, typeOption } from '../context.js';
+import { type CliContext, type CommonOptions, addDbOption, addDirOption, addJsonOption, backupDir, info, jobsOption, print, printJson, resolveDatabase, typeOption } from '../context.js';
 import { describeStorage, formatBytes, formatDuration, tableSummary } from '../format.js';
 import { yieldCpuToApplication } from '../priority.js';
 import { createProgress } from '../progress.js';
@@ -42,8 +41,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
   );
   command.action(async (options: BackupCliOptions) => {
     if (options.nice) yieldCpuToApplication();
-    const target = resolveTarget(ctx, options.db);
-    const configured = configuredBackupOptions(ctx, config(ctx));
+    const { target, backup: configured } = resolveDatabase(ctx, options);
     const progress = createProgress(ctx.stderr, `Backing up ${target.display}`, !options.json);
     const result = await withCancellation((signal) =>
       backup({

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/config-file.js';
 import { locateDatabaseUrl, parseDatabaseUrl } from '../../config/database-url.js';
+import { resolveNamedDatabase } from '../../config/databases.js';
 import { DEFAULT_BACKUP_DIR } from '../../core/defaults.js';
 import { resolveRetentionPolicies } from '../../core/retention.js';
 import { DbguardError } from '../../errors.js';
@@ -35,6 +36,17 @@ export function registerConfig(program: Command, ctx: CliContext): void {
         prune: { afterBackup: config.prune?.afterBackup ?? true, timeZone: config.prune?.timeZone ?? 'UTC' },
         sizeWarningMB: config.sizeWarningMB ?? 1024,
         requiredTables: config.requiredTables ?? [],
+        databases: Object.fromEntries(
+          Object.keys(config.databases ?? {}).map((name) => {
+            try {
+              const d = resolveNamedDatabase({ config, env: ctx.env, cwd: ctx.cwd, name });
+              return [name, { url: d.target.display, type: d.type, schedule: d.schedule?.cron ?? null, verify: d.verify?.cron ?? null, timeZone: d.schedule?.timeZone ?? null, maxAgeMs: d.maxAgeMs }];
+            } catch (error) {
+              return [name, { error: error instanceof DbguardError ? error.message : String(error) }];
+            }
+          }),
+        ),
+        notify: (config.notify ?? []).map((channel) => ({ type: channel.type, url: '(hidden)', on: 'on' in channel ? channel.on : undefined, databases: channel.databases })),
       };
       if (options.json) printJson(ctx, effective);
       else print(ctx, `# ${source ?? `no config file (defaults; backups in ./${DEFAULT_BACKUP_DIR})`}\n${JSON.stringify(effective, null, 2)}`);

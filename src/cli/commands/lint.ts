@@ -11,6 +11,7 @@ export function registerLint(program: Command, ctx: CliContext): void {
     .description('report destructive statements in migration SQL (with live row counts when a database is configured)')
     .argument('[paths...]', 'SQL files or migration folders (default: pending migrations, or all of prisma/migrations or drizzle/)')
     .option('--db <url>', 'measure the impact on this database (default: $DATABASE_URL or ./.env when set)')
+    .option('--database <name>', 'measure the impact on this database named in dbguard.config')
     .option('--no-db', 'do not connect to any database');
   addJsonOption(command);
   command.addHelpText(
@@ -20,8 +21,8 @@ export function registerLint(program: Command, ctx: CliContext): void {
       'Kinds: drop-table, drop-column, drop-schema, drop-database, truncate, delete-without-where,\n' +
       'update-without-where, alter-column-type, set-not-null, table-rewrite, unparseable.',
   );
-  command.action(async (paths: string[], options: { db?: string | boolean; json?: boolean }) => {
-    const target = options.db === false ? undefined : optionalTarget(ctx, typeof options.db === 'string' ? options.db : undefined);
+  command.action(async (paths: string[], options: { db?: string | boolean; database?: string; json?: boolean }) => {
+    const target = options.db === false ? undefined : optionalTarget(ctx, typeof options.db === 'string' ? options.db : undefined, options.database);
     const { files, findings } = await lint({ cwd: ctx.cwd, paths, target });
     const blocking = findings.filter((f) => f.needsConfirmation);
     if (options.json) printJson(ctx, { files, findings });
@@ -39,11 +40,11 @@ export function registerLint(program: Command, ctx: CliContext): void {
 }
 
 /** The configured database when there is one; lint works without. */
-function optionalTarget(ctx: CliContext, db: string | undefined): DatabaseTarget | undefined {
+function optionalTarget(ctx: CliContext, db: string | undefined, database: string | undefined): DatabaseTarget | undefined {
   try {
-    return resolveTarget(ctx, db);
+    return resolveTarget(ctx, { db, database });
   } catch (error) {
-    if (error instanceof UsageError && db === undefined) return undefined;
+    if (error instanceof UsageError && db === undefined && database === undefined) return undefined;
     throw error;
   }
 }

@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { type MeasuredFinding, describeFinding } from '../../migrate/impact.js';
 import { migrate } from '../../migrate/migrate.js';
 import { RefusedError } from '../../errors.js';
-import { type CliContext, type CommonOptions, addDbOption, addDirOption, addJsonOption, backupDir, config, info, print, printJson, resolveTarget } from '../context.js';
-import { configuredBackupOptions, decryptionKeys } from '../keys.js';
+import { type CliContext, type CommonOptions, addDbOption, addDirOption, addJsonOption, backupDir, info, print, printJson, resolveDatabase } from '../context.js';
+import { decryptionKeys } from '../keys.js';
 import { confirmByTypingName } from '../prompt.js';
 
 interface MigrateCliOptions extends CommonOptions {
@@ -37,8 +37,8 @@ export function registerMigrate(program: Command, ctx: CliContext): void {
       'shows every pending migration applied: a command that exits 0 without applying is a failure.',
   );
   command.action(async (commandArgs: string[], options: MigrateCliOptions) => {
-    const target = resolveTarget(ctx, options.db);
-    const settings = config(ctx);
+    const database = resolveDatabase(ctx, options);
+    const target = database.target;
     const result = await migrate({
       cwd: ctx.cwd,
       target,
@@ -48,7 +48,7 @@ export function registerMigrate(program: Command, ctx: CliContext): void {
       deploy: options.deploy,
       migrationsFolder: options.migrations,
       rollback: options.rollback,
-      backup: configuredBackupOptions(ctx, settings),
+      backup: database.backup,
       decryption: await decryptionKeys(ctx, options.identity),
       confirm: (findings) => confirmFindings(ctx, findings, options, target.engine === 'postgres' ? target.connection.database : target.display),
       onStep: (step) => {

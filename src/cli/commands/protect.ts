@@ -9,6 +9,7 @@ interface ProtectOptions {
   show?: boolean;
   clear?: boolean;
   db?: string;
+  database?: string;
   json?: boolean;
 }
 
@@ -29,7 +30,7 @@ export function registerProtect(program: Command, ctx: CliContext): void {
   command.action(async (options: ProtectOptions) => {
     const chosen = [options.env !== undefined, options.show === true, options.clear === true].filter(Boolean).length;
     if (chosen !== 1) throw new UsageError('Pass exactly one of --env <name>, --show or --clear.');
-    const target = resolveTarget(ctx, options.db);
+    const target = resolveTarget(ctx, options);
     const engine = engineFor(target);
     if (!options.show) await writeEnvironmentMarker(engine, options.clear ? undefined : options.env);
     const environment = options.show ? await readEnvironmentMarker(engine) : options.env;

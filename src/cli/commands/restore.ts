@@ -4,11 +4,11 @@ import type { BackupType } from '../../storage/manifest.js';
 import { type RestorePlan, restore } from '../../core/restore.js';
 import { RefusedError, UsageError } from '../../errors.js';
 import { formatDate, formatDuration, tableSummary } from '../format.js';
-import { configuredBackupOptions, decryptionKeys } from '../keys.js';
+import { decryptionKeys } from '../keys.js';
 import { confirmByTypingName } from '../prompt.js';
 import { createProgress, startElapsed } from '../progress.js';
 import { withCancellation } from '../signals.js';
-import { type CliContext, type CommonOptions, addDirOption, addJsonOption, backupDir, config, info, jobsOption, print, printJson, resolveTarget, typeOption } from '../context.js';
+import { type CliContext, type CommonOptions, addDbOption, addDirOption, addJsonOption, backupDir, info, jobsOption, print, printJson, resolveDatabase, typeOption } from '../context.js';
 import { totalRows } from '../../core/table-counts.js';
 
 interface RestoreCliOptions extends CommonOptions {
@@ -26,12 +26,12 @@ export function registerRestore(program: Command, ctx: CliContext): void {
     .description('restore a backup: verified first, confirmed, all or nothing, after a safety backup of the target')
     .argument('[id]', 'backup id, or "latest" (without it: lists the backups to choose from)')
     .addOption(typeOption('with "latest": the newest backup of this type'))
-    .option('--db <url>', 'the database to restore into (default: $DATABASE_URL, then DATABASE_URL in ./.env)')
     .option('--to <url>', 'restore into this database instead (PostgreSQL: created when missing)')
     .option('--table <name...>', 'PostgreSQL: replace only these tables\' rows')
     .addOption(jobsOption('PostgreSQL, into a new database (--to) only: parallel pg_restore jobs'))
     .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
     .option('-i, --identity <file>', 'age identity file for an encrypted backup (default: $DBGUARD_AGE_IDENTITY_FILE)');
+  addDbOption(command, 'the database to restore into (default: $DATABASE_URL, then DATABASE_URL in ./.env)');
   addDirOption(command);
   addJsonOption(command);
   command.addHelpText(
@@ -49,8 +49,9 @@ export function registerRestore(program: Command, ctx: CliContext): void {
         'Run `dbguard restore <id>` or `dbguard restore latest` (see `dbguard list` for all).',
       );
     }
-    const target = resolveTarget(ctx, options.to ?? options.db);
-    const settings = config(ctx);
+    // --to names the target; --database still chooses whose settings (required tables, safety backup) apply.
+    const database = resolveDatabase(ctx, options.to && !options.database ? { db: options.to } : { db: options.db, database: options.database });
+    const target = options.to ? resolveDatabase(ctx, { db: options.to }).target : database.target;
     const decryption = await decryptionKeys(ctx, options.identity);
     let restoring: { stop(ok?: boolean): void } | undefined;
     const safetyProgress = createProgress(ctx.stderr, 'Safety backup of the current database', !options.json);
@@ -62,9 +63,9 @@ export function registerRestore(program: Command, ctx: CliContext): void {
         target,
         tables: options.table,
         jobs: options.jobs,
-        requiredTables: settings.requiredTables,
+        requiredTables: database.requiredTables,
         decryption,
-        safetyBackup: configuredBackupOptions(ctx, settings),
+        safetyBackup: database.backup,
         confirm: (plan) => confirm(ctx, plan, options),
         signal,
         onSafetyBackupProgress: (bytes, detail) => safetyProgress.update(bytes, detail),

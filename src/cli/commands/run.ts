@@ -5,7 +5,7 @@ import { type DatabaseTarget } from '../../config/database-url.js';
 import { backup } from '../../core/backup.js';
 import { guardedRun, type RunEvent } from '../../guard/run.js';
 import type { Classification } from '../../guard/types.js';
-import { configuredBackupOptions } from '../keys.js';
+import { configuredBackupOptions } from '../../config/databases.js';
 import { confirmByTypingName } from '../prompt.js';
 import { type CliContext, addDbOption, addDirOption, backupDir, config, info, resolveTarget } from '../context.js';
 
@@ -14,6 +14,7 @@ interface RunCliOptions {
   production?: boolean;
   cwd?: string;
   db?: string;
+  database?: string;
   dir?: string;
 }
 
@@ -41,7 +42,7 @@ export function registerRun(program: Command, ctx: CliContext, exit: (code: numb
       argv: words,
       cwd,
       env: ctx.env,
-      configuredTarget: () => resolveTarget({ ...ctx, cwd }, options.db),
+      configuredTarget: () => resolveTarget({ ...ctx, cwd }, options),
       approveReason: options.approve,
       interactive: ctx.interactive,
       production: options.production,
@@ -65,7 +66,7 @@ async function takeBackup(ctx: CliContext, dir: string, target: DatabaseTarget, 
     type: 'migration',
     label,
     description: 'taken by dbguard run',
-    ...configuredBackupOptions(ctx, config(ctx)),
+    ...configuredBackupOptions(config(ctx), ctx.env),
     onWarning: (message) => info(ctx, `warning: ${message}`),
   });
   return { id: result.manifest.id, file: result.file };

@@ -34,7 +34,7 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     if (!ref && !options.all) throw new UsageError('Say which backup to verify: an id, `latest`, or --all.');
     if (ref && options.all) throw new UsageError('Give either a backup id or --all, not both.');
     if (options.jobs !== undefined && !options.restoreTest) throw new UsageError('--jobs applies to --restore-test only.');
-    const target: DatabaseTarget | undefined = options.restoreTest ? resolveTarget(ctx, options.db) : undefined;
+    const target: DatabaseTarget | undefined = options.restoreTest ? resolveTarget(ctx, options) : undefined;
     const decryption = options.decrypt || options.restoreTest ? await decryptionKeys(ctx, options.identity) : undefined;
     const run = (signal: AbortSignal) =>
       verifyBackup({

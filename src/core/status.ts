@@ -1,0 +1,126 @@
+import path from 'node:path';
+import type { NamedDatabase } from '../config/databases.js';
+import { nextRun } from '../config/schedule.js';
+import { engineFor } from '../engines/index.js';
+import { LocalBackupStore } from '../storage/local-store.js';
+import type { BackupType, StoredBackup } from '../storage/manifest.js';
+import { DEFAULT_BACKUP_DIR } from './defaults.js';
+import { retentionDatabaseKey } from './retention.js';
+import { totalRows } from './table-counts.js';
+
+export interface StatusOptions {
+  databases: NamedDatabase[];
+  dir?: string | undefined;
+  now?: (() => Date) | undefined;
+}
+
+export interface BackupSummary {
+  id: string;
+  type: BackupType;
+  createdAt: string;
+  ageMs: number;
+  size: number;
+  durationMs: number;
+  rows: number;
+}
+
+export interface DatabaseStatus {
+  name: string;
+  engine: 'postgres' | 'sqlite';
+  /** Safe to print: no credentials. */
+  display: string;
+  /** `fresh`: a good backup younger than maxAge and the last attempt ok; `failing`: the last attempt failed. */
+  state: 'fresh' | 'stale' | 'failing';
+  /** Newest backup of this database that did not fail verification (export backups excluded). */
+  newestGood: BackupSummary | null;
+  lastAttempt: { at: string; ok: boolean; error?: string | undefined } | null;
+  lastVerification: { id: string; at: string; ok: boolean; restoreTest: boolean; problems: string[] } | null;
+  nextBackup: string | null;
+  nextVerify: string | null;
+  maxAgeMs: number;
+  /** Why the database is not fresh (empty when it is). */
+  problems: string[];
+}
+
+/**
+ * Per database: its newest good backup, last attempt, last verification and next scheduled runs, from the backups
+ * folder alone (serve need not run).
+ */
+export async function backupStatus(options: StatusOptions): Promise<DatabaseStatus[]> {
+  const store = new LocalBackupStore(path.resolve(options.dir ?? DEFAULT_BACKUP_DIR));
+  const now = (options.now ?? (() => new Date()))();
+  const { backups } = await store.list();
+  const attempts = await store.readAttempts();
+  return options.databases.map((database) => {
+    const engine = engineFor(database.target);
+    const key = retentionDatabaseKey({ engine: engine.kind, database: engine.identity() });
+    const own = backups.filter((b) => retentionDatabaseKey(b.manifest) === key);
+    return statusOf(database, engine.kind, own, attempts[key] ?? null, now);
+  });
+}
+
+function statusOf(
+  database: NamedDatabase,
+  engine: 'postgres' | 'sqlite',
+  backups: StoredBackup[],
+  lastAttempt: DatabaseStatus['lastAttempt'],
+  now: Date,
+): DatabaseStatus {
+  const good = backups.find((b) => b.manifest.type !== 'export' && b.manifest.verification?.ok !== false);
+  const verified = backups
+    .filter((b) => b.manifest.verifiedAt)
+    .sort((a, b) => b.manifest.verifiedAt!.localeCompare(a.manifest.verifiedAt!))[0];
+  const newestGood = good ? summarize(good, now) : null;
+  const problems: string[] = [];
+  if (lastAttempt && !lastAttempt.ok) problems.push(`the last backup attempt (${lastAttempt.at}) failed: ${lastAttempt.error ?? 'unknown error'}`);
+  if (!newestGood) problems.push('no good backup');
+  else if (newestGood.ageMs > database.maxAgeMs) {
+    problems.push(`the newest good backup is ${formatAge(newestGood.ageMs)} old (maxAge ${formatAge(database.maxAgeMs)})`);
+  }
+  return {
+    name: database.name,
+    engine,
+    display: database.target.display,
+    state: problems.length === 0 ? 'fresh' : lastAttempt && !lastAttempt.ok ? 'failing' : 'stale',
+    newestGood,
+    lastAttempt,
+    lastVerification: verified
+      ? {
+          id: verified.manifest.id,
+          at: verified.manifest.verifiedAt!,
+          ok: verified.manifest.verification?.ok ?? false,
+          restoreTest: verified.manifest.verification?.restoreTest ?? false,
+          problems: verified.manifest.verification?.problems ?? [],
+        }
+      : null,
+    nextBackup: database.schedule ? (nextRun(database.schedule, now)?.toISOString() ?? null) : null,
+    nextVerify: database.verify ? (nextRun(database.verify, now)?.toISOString() ?? null) : null,
+    maxAgeMs: database.maxAgeMs,
+    problems,
+  };
+}
+
+function summarize(stored: StoredBackup, now: Date): BackupSummary {
+  const m = stored.manifest;
+  return {
+    id: m.id,
+    type: m.type,
+    createdAt: m.createdAt,
+    ageMs: Math.max(0, now.getTime() - Date.parse(m.createdAt)),
+    size: m.size,
+    durationMs: m.durationMs,
+    rows: totalRows(m.tables),
+  };
+}
+
+/** `3d 4h`, `2h 5m`, `45s`: an age for people. */
+export function formatAge(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  const units: Array<[string, number]> = [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]];
+  const i = units.findIndex(([, size]) => seconds >= size);
+  if (i < 0) return '0s';
+  const [unit, size] = units[i]!;
+  const next = units[i + 1];
+  const rest = next ? Math.floor((seconds % size) / next[1]) : 0;
+  return `${Math.floor(seconds / size)}${unit}${next && rest > 0 ? ` ${rest}${next[0]}` : ''}`;
+}
