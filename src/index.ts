@@ -13,6 +13,8 @@ export { listBackups, showBackup, type ListOptions } from './core/list.js';
 export { prune, type PruneOptions, type PruneResult, type PruneDecision } from './core/prune.js';
 export { decideRetention, DEFAULT_RETENTION_POLICIES, type RetentionPolicies, type RetentionPolicy } from './core/retention.js';
 export { verifyBackup, type VerifyOptions, type VerifyResult } from './core/verify.js';
+export { exportSubject, type ExportOptions, type ExportResult, type ExportFormat } from './core/export.js';
+export type { ExportRules } from './core/export-redaction.js';
 export { restore, type RestoreOptions, type RestorePlan, type RestoreResult, type RestoreStep } from './core/restore.js';
 export { migrate, lint, type MigrateOptions, type MigrateResult, type MigrateStep, type LintOptions } from './migrate/migrate.js';
 export { analyzeSql, type Finding, type FindingKind } from './migrate/analyze.js';

@@ -25,6 +25,7 @@ const COMMANDS: Array<[names: string[], load: () => Promise<Register>]> = [
   [['migrate'], async () => (await import('./commands/migrate.js')).registerMigrate],
   [['lint'], async () => (await import('./commands/lint.js')).registerLint],
   [['key'], async () => (await import('./commands/key.js')).registerKey],
+  [['export'], async () => (await import('./commands/export.js')).registerExport],
   [['config'], async () => (await import('./commands/config.js')).registerConfig],
   [['status'], async () => (await import('./commands/status.js')).registerStatus],
 ];

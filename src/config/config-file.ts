@@ -75,6 +75,11 @@ export const configSchema = z
       })
       .strict()
       .optional(),
+    /** `dbguard export`: columns to redact or keep, tables or columns to leave out (see ExportRules). */
+    export: z
+      .object({ redact: z.array(z.string().min(1)).optional(), include: z.array(z.string().min(1)).optional(), exclude: z.array(z.string().min(1)).optional() })
+      .strict()
+      .optional(),
     /** Warn when the backups folder grows past this many megabytes (default 1024). */
     sizeWarningMB: z.number().positive().optional(),
     /** Named databases (see DatabaseEntry); without it the one database is `default` (--db, DATABASE_URL, .env). */

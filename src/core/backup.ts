@@ -180,12 +180,12 @@ async function planCompression(
 }
 
 /** Streams the dump through compression, encryption and the checksum into the partial file. */
-async function writeDump(
+export async function writeDump(
   dump: Dump,
   reservation: Reservation,
   compression: Compression,
   encryption: EncryptionKeys | undefined,
-  options: BackupOptions,
+  options: Pick<BackupOptions, 'onProgress' | 'signal'>,
 ): Promise<{ sha256: string; size: number; tables: TableCounts }> {
   if (dump.kind === 'file' && compression.algorithm === 'none' && !encryption) {
     await fs.rename(dump.path, reservation.partialPath);

@@ -15,7 +15,9 @@ import {
   waitForPgTool,
 } from './pg-tools.js';
 import { packDumpDirectory, watchDirectorySize, withUnpackedDumpDirectory } from './pg-directory.js';
+import { describePgSchema, readPgSnapshot } from './pg-schema.js';
 import { withPlainFile } from './staged-file.js';
+import type { RowStream, SchemaGraph } from './types.js';
 import type { DatabaseEngine, Dump, DumpOptions, ImpactQuery, RestoreOptions, RestoreSource, StagingOptions, TableCounts } from './types.js';
 
 const USER_TABLES_SQL = `
@@ -277,6 +279,24 @@ export class PostgresEngine implements DatabaseEngine {
 
   async integrityProblems(): Promise<string[]> {
     return [];
+  }
+
+  async describeSchema(): Promise<SchemaGraph> {
+    const client = await connectPg(this.connection);
+    try {
+      return await describePgSchema(client);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  async readSnapshot<T>(fn: (rows: RowStream) => Promise<T>): Promise<T> {
+    const client = await connectPg(this.connection);
+    try {
+      return await readPgSnapshot(client, fn);
+    } finally {
+      await client.end().catch(() => {});
+    }
   }
 
   async createScratch(): Promise<{ engine: DatabaseEngine; drop(): Promise<void> }> {

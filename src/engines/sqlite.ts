@@ -6,7 +6,9 @@ import Database from 'better-sqlite3';
 import { DbguardError } from '../errors.js';
 import { copyDatabaseInOneStep } from './sqlite-copy.js';
 import { countSqliteRows, quoteSqliteIdent } from './sqlite-counts.js';
+import { describeSqliteSchema, readSqliteSnapshot } from './sqlite-schema.js';
 import { withPlainFile } from './staged-file.js';
+import type { RowStream, SchemaGraph } from './types.js';
 import type { DatabaseEngine, Dump, DumpOptions, ImpactQuery, RestoreOptions, RestoreSource, StagingOptions, TableCounts } from './types.js';
 
 /** How long to wait for another connection's lock; DBGUARD_SQLITE_BUSY_TIMEOUT_MS overrides it. */
@@ -146,6 +148,26 @@ export class SqliteEngine implements DatabaseEngine {
     } catch (error) {
       if (/no such (table|column)/.test((error as Error).message)) return undefined;
       throw error;
+    } finally {
+      db.close();
+    }
+  }
+
+  async describeSchema(): Promise<SchemaGraph> {
+    await this.assertFileExists();
+    const db = this.open({ readonly: true });
+    try {
+      return describeSqliteSchema(db);
+    } finally {
+      db.close();
+    }
+  }
+
+  async readSnapshot<T>(fn: (rows: RowStream) => Promise<T>): Promise<T> {
+    await this.assertFileExists();
+    const db = this.open({ readonly: true });
+    try {
+      return await readSqliteSnapshot(db, fn);
     } finally {
       db.close();
     }

@@ -68,6 +68,36 @@ export type RestoreSource = ({ kind: 'file'; path: string } | { kind: 'stream'; 
 
 export type BackupFormat = 'pg-custom' | 'pg-directory' | 'sqlite';
 
+/** A table of the live schema. `id` is `schema.name` on PostgreSQL, the name on SQLite (as in TableCounts). */
+export interface SchemaTable {
+  id: string;
+  schema: string | null;
+  name: string;
+  columns: string[];
+  /** Empty when the table has no primary key. */
+  primaryKey: string[];
+  /** The column lists of its indexes, the primary key's included (to warn about unindexed foreign keys). */
+  indexes: string[][];
+}
+
+/** `table(columns) REFERENCES references.table(references.columns)`, columns in the constraint's order. */
+export interface ForeignKey {
+  table: string;
+  columns: string[];
+  references: { table: string; columns: string[] };
+}
+
+export interface SchemaGraph {
+  tables: SchemaTable[];
+  foreignKeys: ForeignKey[];
+}
+
+/**
+ * Streams a read-only query's rows (a cursor, never all rows at once). Values: Buffer for bytes, bigint or string
+ * for big integers, ISO 8601 strings for dates and times, parsed objects for JSON.
+ */
+export type RowStream = (sql: string) => AsyncIterable<Record<string, unknown>>;
+
 export interface DatabaseEngine {
   readonly kind: 'postgres' | 'sqlite';
   /** The backup format a dump with these options writes, and its file extension (before compression/encryption). */
@@ -94,6 +124,10 @@ export interface DatabaseEngine {
   execute(sql: string): Promise<void>;
   /** Rows a destructive statement would touch: all rows, or those whose column is (not) null; undefined if absent. */
   measure(query: ImpactQuery): Promise<number | undefined>;
+  /** Tables, primary keys, indexes and foreign keys of the live schema (every schema on PostgreSQL). */
+  describeSchema(): Promise<SchemaGraph>;
+  /** Runs `fn` in one read-only snapshot: every query it streams sees the same data. */
+  readSnapshot<T>(fn: (rows: RowStream) => Promise<T>): Promise<T>;
   /** An empty throwaway database of the same kind, for restore tests; `drop` removes it. */
   createScratch(): Promise<{ engine: DatabaseEngine; drop(): Promise<void> }>;
 }

@@ -28,7 +28,8 @@ export const manifestSchema = z
     /** Name and host only: a manifest never holds credentials. */
     database: z.object({ name: z.string(), host: z.string().nullable(), schema: z.string().nullable() }),
     /** pg-directory: a tar of a parallel pg_dump's directory-format output (`backup --jobs`). */
-    format: z.enum(['pg-custom', 'pg-directory', 'sqlite']),
+    /** export-json / export-ndjson: a personal-data export (`dbguard export`), not a restorable backup. */
+    format: z.enum(['pg-custom', 'pg-directory', 'sqlite', 'export-json', 'export-ndjson']),
     /** dbguard's own compression layer (a PostgreSQL custom-format dump is also compressed inside by pg_dump). */
     compression: z.enum(['none', 'gzip', 'zstd']),
     /** age encryption: public recipients only, never an identity or passphrase. */
@@ -45,6 +46,8 @@ export const manifestSchema = z
     dbguardVersion: z.string(),
     /** Migration backups: the tool, the last migration applied before, and those about to run. */
     migration: z.object({ tool: z.string(), lastApplied: z.string().nullable(), pending: z.array(z.string()) }).optional(),
+    /** Export backups: the subject's table (its key is personal data and stays inside the encrypted file). */
+    subject: z.object({ table: z.string(), references: z.number().int().nonnegative() }).strict().optional(),
     verifiedAt: z.iso.datetime().optional(),
     verification: verificationSchema.optional(),
   })
@@ -62,6 +65,10 @@ export interface StoredBackup {
 
 export function parseManifest(json: unknown): BackupManifest {
   return manifestSchema.parse(json);
+}
+
+export function isExportFormat(format: BackupManifest['format']): format is 'export-json' | 'export-ndjson' {
+  return format === 'export-json' || format === 'export-ndjson';
 }
 
 export function isBackupType(value: string): value is BackupType {

@@ -1,0 +1,170 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { exportSubject, parseDatabaseUrl } from '../src/index.js';
+import { parseJson, runCli } from './harness/cli.js';
+import { exportSchemaSql, expectedExport, rowKey } from './harness/export-schema.js';
+import { createDatabase, withClient } from './harness/pg-db.js';
+import { tempDir } from './harness/tmp.js';
+
+interface ExportDocument {
+  format: string;
+  subject: { table: string; key: Record<string, unknown> };
+  exportedAt: string;
+  database: { name: string; engine: string };
+  redacted: string[];
+  excluded: string[];
+  tables: Record<string, Array<Record<string, unknown>>>;
+  references: Array<{ table: string; key: Record<string, unknown> }>;
+  rowCounts: Record<string, number>;
+}
+
+function keysOf(document: ExportDocument): Record<string, string[]> {
+  const keys: Record<string, string[]> = {};
+  for (const [table, rows] of Object.entries(document.tables)) {
+    if (rows.length > 0) keys[table] = rows.map((row) => rowKey(table, row)).sort();
+  }
+  return keys;
+}
+
+function referencesOf(document: ExportDocument): string[] {
+  return document.references.map((r) => `${r.table} ${Object.entries(r.key).map(([k, v]) => `${k}=${v}`).join(',')}`).sort();
+}
+
+async function pgDatabase(): Promise<string> {
+  const { name, url } = await createDatabase('export');
+  await withClient(name, (c) => c.query(exportSchemaSql('postgres')));
+  return url;
+}
+
+function sqliteDatabase(dir: string): string {
+  const file = path.join(dir, 'app.db');
+  const db = new Database(file);
+  db.exec(exportSchemaSql('sqlite'));
+  db.close();
+  return file;
+}
+
+describe.each(['postgres', 'sqlite'] as const)('export (%s)', (engine) => {
+  const setup = async () => {
+    const cwd = tempDir();
+    const url = engine === 'postgres' ? await pgDatabase() : sqliteDatabase(cwd);
+    return { cwd, url, target: parseDatabaseUrl(url, cwd) };
+  };
+
+  it('exports exactly the subject\'s rows and references, secrets redacted, values typed', async () => {
+    const { cwd, target } = await setup();
+    const out = path.join(cwd, 'u1.json');
+    const result = await exportSubject({ target, subject: '"User"=u1', dir: path.join(cwd, 'backups'), out });
+    const document = JSON.parse(readFileSync(out, 'utf8')) as ExportDocument;
+    const expected = expectedExport(engine);
+
+    expect(keysOf(document)).toEqual(Object.fromEntries(Object.entries(expected.rows).map(([t, k]) => [t, [...k].sort()])));
+    expect(referencesOf(document)).toEqual(expected.references);
+    const user = engine === 'postgres' ? 'public.User' : 'User';
+    expect(document.subject).toEqual({ table: user, key: { id: 'u1' } });
+    expect(document.tables[user]).toEqual([
+      {
+        id: 'u1',
+        email: 'u1@example.com',
+        passwordHash: '[redacted]',
+        invitedById: 'u3',
+        avatar: 'AP8Q',
+        createdAt: engine === 'postgres' ? '2024-05-06T05:08:09Z' : '2024-05-06',
+      },
+    ]);
+    expect(document.tables[engine === 'postgres' ? 'public.orders' : 'orders']![0]!.total).toBe('9007199254740993');
+    expect(document.redacted).toEqual(engine === 'postgres' ? ['public.User.passwordHash', 'billing.invoices.api_token'] : ['User.passwordHash']);
+    expect(JSON.stringify(document)).not.toMatch(/secret-hash-1|tok-1/);
+    expect(document.database).toEqual({ name: engine === 'postgres' ? target.engine === 'postgres' && target.connection.database : 'app.db', engine });
+    expect(document.rowCounts).toEqual(Object.fromEntries(Object.entries(document.tables).map(([t, rows]) => [t, rows.length])));
+
+    expect(result.manifest).toMatchObject({ type: 'export', format: 'export-json', compression: 'zstd', subject: { table: user, references: 8 } });
+    expect(result.manifest.tables).toEqual(document.rowCounts);
+    expect(result.file).toContain(`${path.sep}export${path.sep}`);
+    expect(JSON.stringify(result.manifest)).not.toContain('u1');
+    expect(readdirSync(path.dirname(result.file)).sort()).toEqual([path.basename(result.manifestPath), path.basename(result.file)].sort());
+  });
+
+  it('writes one line per row as ndjson', async () => {
+    const { cwd, target } = await setup();
+    const out = path.join(cwd, 'u1.ndjson');
+    await exportSubject({ target, subject: '"User"=u1', dir: path.join(cwd, 'backups'), out, format: 'ndjson' });
+    const lines = readFileSync(out, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({ type: 'header', format: 'dbguard-export', subject: { key: { id: 'u1' } } });
+    expect(lines.at(-1)).toMatchObject({ type: 'summary', references: 8 });
+    const rows = lines.filter((l) => l.type === 'row') as Array<{ table: string; row: Record<string, unknown> }>;
+    const keys: Record<string, string[]> = {};
+    for (const { table, row } of rows) (keys[table] ??= []).push(rowKey(table, row));
+    for (const list of Object.values(keys)) list.sort();
+    expect(keys).toEqual(Object.fromEntries(Object.entries(expectedExport(engine).rows).map(([t, k]) => [t, [...k].sort()])));
+  });
+
+  it('another subject gets only their own rows', async () => {
+    const { cwd, target } = await setup();
+    const out = path.join(cwd, 'u3.json');
+    await exportSubject({ target, subject: 'user=u3', dir: path.join(cwd, 'backups'), out });
+    const document = JSON.parse(readFileSync(out, 'utf8')) as ExportDocument;
+    const t = (name: string) => (engine === 'postgres' ? `public.${name}` : name);
+    // The message u2 sent u3 is u3's as much as u2's; u3 owns nothing else, and none of the users u3 invited.
+    expect(keysOf(document)).toEqual({ [t('User')]: ['u3'], [t('messages')]: ['3'] });
+    expect(referencesOf(document)).toEqual([`${t('User')} id=u2`]);
+  });
+
+  it('applies the configured redaction and exclusions', async () => {
+    const { cwd, target } = await setup();
+    const out = path.join(cwd, 'u1.json');
+    const t = (name: string) => (engine === 'postgres' ? `public.${name}` : name);
+    await exportSubject({
+      target,
+      subject: '"User"=u1',
+      dir: path.join(cwd, 'backups'),
+      out,
+      rules: { redact: ['email'], include: ['passwordHash'], exclude: ['messages', 'posts.title'] },
+    });
+    const document = JSON.parse(readFileSync(out, 'utf8')) as ExportDocument;
+    expect(document.tables[t('User')]![0]).toMatchObject({ email: '[redacted]', passwordHash: 'secret-hash-1' });
+    expect(document.tables[t('messages')]).toBeUndefined();
+    expect(document.tables[t('posts')]).toEqual([{ id: 10, author_id: 'u1' }]);
+    expect(document.excluded).toEqual([t('messages'), 'posts.title']);
+  });
+});
+
+describe('dbguard export (CLI)', () => {
+  it('refuses an unknown table, an unknown key and a table without a primary key, writing nothing', async () => {
+    const cwd = tempDir();
+    const db = sqliteDatabase(cwd);
+    const cases: Array<[string, RegExp]> = [
+      ['nosuch=1', /No table nosuch/],
+      ['"user"=u1', /No table user/],
+      ['"User"=nobody', /No row of User has that key/],
+      ['post_tags=1', /no primary key/],
+      ['order_items=500', /composite primary key \(order_id, line\)/],
+      ['=1', /No table name/],
+      ['"User"', /has no key/],
+    ];
+    for (const [subject, message] of cases) {
+      const result = await runCli(['export', '--subject', subject, '--db', db, '--out', 'out.json'], { cwd });
+      expect(result.code, `${subject}: ${result.stderr}`).toBe(2);
+      expect(result.stderr).toMatch(message);
+    }
+    const files = readdirSync(cwd, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+    expect(files).toEqual(['app.db']);
+  });
+
+  it('stores an export backup, prints its manifest with --json, and finds a composite key', async () => {
+    const cwd = tempDir();
+    const db = sqliteDatabase(cwd);
+    const result = await runCli(['export', '--subject', 'order_items=order_id:500,line:2', '--db', db, '--json', '--out', 'item.json'], { cwd });
+    expect(result.code, result.stderr).toBe(0);
+    const manifest = parseJson<{ type: string; tables: Record<string, number>; file: string; out: string }>(result);
+    expect(manifest).toMatchObject({ type: 'export', tables: { order_items: 1 }, out: path.join(cwd, 'item.json') });
+    const document = JSON.parse(readFileSync(path.join(cwd, 'item.json'), 'utf8')) as ExportDocument;
+    expect(document.tables.order_items).toEqual([{ order_id: 500, line: 2, product_id: 2, qty: 1 }]);
+    expect(referencesOf(document)).toEqual(['orders id=500', 'products id=2']);
+
+    const listed = await runCli(['list', '--json'], { cwd });
+    expect(listed.stdout).toContain(manifest.file.split(path.sep).at(-1)!.split('.')[0]);
+  });
+});
