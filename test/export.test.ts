@@ -1,4 +1,5 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -166,5 +167,49 @@ describe('dbguard export (CLI)', () => {
 
     const listed = await runCli(['list', '--json'], { cwd });
     expect(listed.stdout).toContain(manifest.file.split(path.sep).at(-1)!.split('.')[0]);
+  });
+});
+
+describe('an export among backups', () => {
+  it('verifies (row counts read back from the file), is never restored, never `latest`, and a corrupted one fails', async () => {
+    const cwd = tempDir();
+    const db = sqliteDatabase(cwd);
+    const backedUp = await runCli(['backup', '--db', db, '--json'], { cwd });
+    expect(backedUp.code, backedUp.stderr).toBe(0);
+    const backupId = parseJson<{ id: string }>(backedUp).id;
+    for (const format of ['json', 'ndjson']) {
+      const exported = await runCli(['export', '--subject', '"User"=u1', '--db', db, '--json', '--format', format, '--label', format], { cwd });
+      expect(exported.code, exported.stderr).toBe(0);
+      const { id, file } = parseJson<{ id: string; file: string }>(exported);
+      const verified = await runCli(['verify', id, '--json'], { cwd });
+      expect(verified.code, verified.stdout).toBe(0);
+      expect(parseJson<{ verification: { rowCounts: string } }>(verified).verification.rowCounts).toBe('match');
+
+      const restored = await runCli(['restore', id, '--db', db, '--yes'], { cwd });
+      expect(restored.code).toBe(2);
+      expect(restored.stderr).toMatch(/personal-data export, not a backup/);
+
+      // One row less (the checksum made to match): the counts read back no longer match the manifest. (a truncated table) no longer match the manifest's counts.
+      const plain = path.join(cwd, `plain.${format}`);
+      await runCli(['export', '--subject', '"User"=u1', '--db', db, '--format', format, '--compress', 'none', '--out', plain, '--json'], { cwd }).then((r) => {
+        const manifest = parseJson<{ file: string; id: string }>(r);
+        const lines = readFileSync(manifest.file, 'utf8').split('\n');
+        const row = lines.findIndex((l) => (format === 'json' ? l.startsWith('    {"id":100') : l.includes('"id":100')));
+        lines.splice(row, 1);
+        writeFileSync(manifest.file, lines.join('\n'));
+        const manifestFile = path.join(path.dirname(manifest.file), `${manifest.id}.json`);
+        const bytes = readFileSync(manifest.file);
+        const stored = JSON.parse(readFileSync(manifestFile, 'utf8'));
+        writeFileSync(manifestFile, JSON.stringify({ ...stored, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') }));
+        return runCli(['verify', manifest.id, '--json'], { cwd });
+      }).then((r) => {
+        expect(r.code).toBe(1);
+        expect(r.stdout).toMatch(/row count/);
+      });
+      expect(file).toBeTruthy();
+    }
+    const latest = await runCli(['restore', 'latest', '--db', db, '--yes', '--json'], { cwd });
+    expect(latest.code, latest.stderr).toBe(0);
+    expect(latest.stdout).toContain(backupId);
   });
 });

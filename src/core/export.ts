@@ -76,7 +76,7 @@ export async function exportSubject(options: ExportOptions): Promise<ExportResul
   const compression = await availableCompression(options.compression ?? { algorithm: 'zstd' }, warn);
   const store = new LocalBackupStore(path.resolve(options.dir ?? DEFAULT_BACKUP_DIR));
   const createdAt = (options.now ?? (() => new Date()))();
-  const extension = `.${format}${compressionExtension(compression.algorithm)}${encryption ? '.age' : ''}`;
+  const extension = `.export.${format}${compressionExtension(compression.algorithm)}${encryption ? '.age' : ''}`;
   const reservation = await store.reserve('export', backupIdCandidates(databaseName(options.target), createdAt, options.label), extension);
   const outPartial = options.out ? `${path.resolve(options.out)}.partial` : undefined;
   const started = performance.now();

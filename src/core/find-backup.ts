@@ -7,13 +7,13 @@ export interface FindBackupOptions {
 }
 
 /**
- * `id`, or `latest`: the newest backup (of `type` when given; `pre-restore` safety backups only when asked
- * for by type, so `latest` never silently means "undo my last restore").
+ * `id`, or `latest`: the newest backup (of `type` when given; `pre-restore` safety backups and personal-data
+ * exports only when asked for by type, so `latest` never silently means "undo my last restore").
  */
 export async function findBackup(store: LocalBackupStore, ref: string, { type }: FindBackupOptions = {}): Promise<StoredBackup> {
   const { backups } = await store.list();
   if (ref === 'latest') {
-    const candidates = backups.filter((b) => (type ? b.manifest.type === type : b.manifest.type !== 'pre-restore'));
+    const candidates = backups.filter((b) => (type ? b.manifest.type === type : b.manifest.type !== 'pre-restore' && b.manifest.type !== 'export'));
     const newest = candidates[0];
     if (!newest) {
       throw new UsageError(

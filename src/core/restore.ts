@@ -11,7 +11,7 @@ import { LocalBackupStore } from '../storage/local-store.js';
 import { backup } from './backup.js';
 import { DEFAULT_BACKUP_DIR } from './defaults.js';
 import { findBackup } from './find-backup.js';
-import type { BackupManifest, BackupType, StoredBackup } from '../storage/manifest.js';
+import { type BackupManifest, type BackupType, type StoredBackup, isExportFormat } from '../storage/manifest.js';
 import { retentionDatabaseKey } from './retention.js';
 import { compareTableCounts, resolveTableNames } from './table-counts.js';
 import { withDatabaseLock } from '../storage/target-lock.js';
@@ -87,6 +87,9 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const started = performance.now();
   const store = new LocalBackupStore(path.resolve(options.dir ?? DEFAULT_BACKUP_DIR));
   const stored = await findBackup(store, options.ref, { type: options.type });
+  if (isExportFormat(stored.manifest.format)) {
+    throw new UsageError(`${stored.manifest.id} is a personal-data export, not a backup of the database: it cannot be restored.`, 'Pick a backup with `dbguard list`.');
+  }
   const engine = options.engine ?? engineFor(options.target);
   const databaseKey = retentionDatabaseKey({ engine: engine.kind, database: engine.identity() });
   return withDatabaseLock(store.root, databaseKey, 'restore', async () => {

@@ -174,7 +174,8 @@ const isUsable = (c: RetentionCandidate): boolean => !c.failed && c.ok !== false
 
 function safetyVerdicts(group: readonly Entry[], lastAttempt: BackupAttempt | undefined, nowMs: number): Map<Entry, Verdict> {
   const verdicts = new Map<Entry, Verdict>();
-  const sorted = newestFirst(group);
+  // A personal-data export holds one person's rows, not the database: it never stands in for a backup of it.
+  const sorted = newestFirst(group.filter((e) => e.candidate.type !== 'export'));
   const newestSuccessful = sorted.find((e) => isUsable(e.candidate));
   if (newestSuccessful) {
     verdicts.set(newestSuccessful, { action: 'keep', rule: 'newest-successful', reason: 'newest successful backup of this database' });

@@ -9,7 +9,8 @@ import { plainSource } from './codec.js';
 import { LocalBackupStore } from '../storage/local-store.js';
 import { DEFAULT_BACKUP_DIR } from './defaults.js';
 import { findBackup } from './find-backup.js';
-import type { BackupType, StoredBackup, Verification } from '../storage/manifest.js';
+import { type BackupType, type StoredBackup, type Verification, isExportFormat } from '../storage/manifest.js';
+import { checkExportFile } from './export-check.js';
 import { compareTableCounts } from './table-counts.js';
 
 export interface VerifyOptions {
@@ -80,7 +81,10 @@ async function verifyOne(stored: StoredBackup, options: VerifyOptions, stagingDi
   }
   const source: RestoreSource = plainSource(stored, options.decryption);
   try {
-    const { tables } = await checkerFor(manifest.format)(source, { stagingDir, signal: options.signal });
+    const { format } = manifest;
+    const { tables } = isExportFormat(format)
+      ? await checkExportFile(source, format, options.signal)
+      : await checkerFor(format)(source, { stagingDir, signal: options.signal });
     result.readable = 'ok';
     if (tables) {
       const differences = compareTableCounts(manifest.tables, tables);
