@@ -5,9 +5,9 @@
  * users, a Prisma implicit many-to-many table, teams and memberships referencing each other (a cycle), a composite
  * key and, on PostgreSQL, a second schema. Subject: "User" u1. EXPECTED lists exactly what belongs to u1.
  */
-export function exportSchemaSql(engine: 'postgres' | 'sqlite'): string {
+export function exportSchemaSql(engine: 'postgres' | 'sqlite', withData = true): string {
   const pg = engine === 'postgres';
-  return `
+  const ddl = `
     CREATE TABLE "User" (id TEXT PRIMARY KEY, email TEXT NOT NULL, "passwordHash" TEXT, "invitedById" TEXT REFERENCES "User"(id), avatar ${pg ? 'BYTEA' : 'BLOB'}, "createdAt" ${pg ? 'TIMESTAMPTZ' : 'TEXT'});
     CREATE TABLE profiles (id INTEGER PRIMARY KEY, user_id TEXT UNIQUE REFERENCES "User"(id), bio TEXT);
     CREATE TABLE posts (id INTEGER PRIMARY KEY, author_id TEXT NOT NULL REFERENCES "User"(id), title TEXT);
@@ -34,7 +34,12 @@ export function exportSchemaSql(engine: 'postgres' | 'sqlite'): string {
     CREATE TABLE billing.posts (id INTEGER PRIMARY KEY, note TEXT);` : ''}
     CREATE INDEX posts_author ON posts(author_id);
     CREATE INDEX comments_post ON comments(post_id);
+  `;
+  return withData ? ddl + sampleData(pg) : ddl;
+}
 
+function sampleData(pg: boolean): string {
+  return `
     INSERT INTO "User" VALUES ('u3', 'u3@example.com', 'h3', NULL, NULL, ${pg ? "'2024-01-02 03:04:05.123456+00'" : "'2024-01-02'"});
     INSERT INTO "User" VALUES ('u1', 'u1@example.com', 'secret-hash-1', 'u3', ${pg ? "'\\x00ff10'::bytea" : "X'00FF10'"}, ${pg ? "'2024-05-06 07:08:09+02'" : "'2024-05-06'"});
     INSERT INTO "User" VALUES ('u2', 'u2@example.com', 'h2', 'u1', NULL, NULL);
