@@ -423,6 +423,85 @@ const startupCase: Case = {
   },
 };
 
+/**
+ * Personal-data export of one user owning ~1 M rows (600 k posts, 400 k anonymous comments on them, through a second
+ * foreign-key step) among other users' rows, against the raw tool writing the same rows as JSON lines.
+ */
+const EXPORT_POSTS = 600_000;
+const EXPORT_COMMENTS = 400_000;
+const EXPORT_OTHERS = 100_000;
+const EXPORT_SCHEMA = `
+  CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL, password_hash text);
+  CREATE TABLE posts (id integer PRIMARY KEY, user_id integer NOT NULL REFERENCES users(id), title text, body text, created_at text);
+  CREATE TABLE comments (id integer PRIMARY KEY, post_id integer NOT NULL REFERENCES posts(id), user_id integer REFERENCES users(id), body text);
+  CREATE INDEX posts_user ON posts(user_id);
+  CREATE INDEX comments_post ON comments(post_id);
+  CREATE INDEX comments_user ON comments(user_id);`;
+const exportData = (series: (n: number) => string) => `
+  INSERT INTO users SELECT i, 'user' || i || '@example.com', 'hash' || i FROM ${series(1000)};
+  INSERT INTO posts SELECT i, CASE WHEN i <= ${EXPORT_POSTS} THEN 1 ELSE 2 + i % 999 END, 'Post ' || i,
+    'body of post ' || i || ' with some words to make a realistic row, about one hundred bytes long.', '2024-01-01T00:00:00Z'
+    FROM ${series(EXPORT_POSTS + EXPORT_OTHERS)};
+  INSERT INTO comments SELECT i, 1 + i % ${EXPORT_POSTS}, CASE WHEN i <= ${EXPORT_COMMENTS} THEN NULL ELSE 2 + i % 999 END, 'comment ' || i
+    FROM ${series(EXPORT_COMMENTS + EXPORT_OTHERS)};`;
+
+function exportCase(engine: 'pg' | 'sqlite'): Case {
+  const name = `export-${engine === 'pg' ? 'pg' : 'sqlite'}`;
+  return {
+    name,
+    needs: engine,
+    async run(ctx) {
+      let db: string;
+      let rawCommand: (out: string) => string;
+      if (engine === 'pg') {
+        const pgc = ctx.pg!;
+        await pgc.query('DROP DATABASE IF EXISTS export_bench');
+        await pgc.query('CREATE DATABASE export_bench');
+        await pgc.query(EXPORT_SCHEMA + exportData((n) => `generate_series(1, ${n}) i`), 'export_bench');
+        await pgc.query('VACUUM ANALYZE', 'export_bench');
+        db = pgc.url('export_bench');
+        rawCommand = (out) =>
+          `${tool(ctx, 'psql')} -qAt -d export_bench -c "COPY (SELECT row_to_json(p) FROM posts p WHERE user_id = 1) TO STDOUT" > ${out} && ` +
+          `${tool(ctx, 'psql')} -qAt -d export_bench -c "COPY (SELECT row_to_json(c) FROM comments c WHERE c.user_id IS NULL AND c.post_id IN (SELECT id FROM posts WHERE user_id = 1)) TO STDOUT" >> ${out}`;
+      } else {
+        db = path.join(ctx.work, 'export.db');
+        rmSync(db, { force: true });
+        const sqlite = new Database(db);
+        sqlite.exec(EXPORT_SCHEMA + exportData((n) => `(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ${n}) SELECT i FROM s)`) + ' ANALYZE;');
+        sqlite.close();
+        rawCommand = (out) =>
+          `sqlite3 -json ${sh(db)} "SELECT * FROM posts WHERE user_id = 1; SELECT * FROM comments WHERE user_id IS NULL AND post_id IN (SELECT id FROM posts WHERE user_id = 1);" > ${out}`;
+      }
+      const dir = path.join(ctx.work, 'exports');
+      const run = async (extra: string[]) => {
+        const sample = await dbguard(ctx, ['export', '--subject', 'users=1', '--db', db, '--dir', dir, '--json', ...extra]);
+        const manifest = JSON.parse(sample.stdout) as { size: number; tables: Record<string, number> };
+        const rows = Object.values(manifest.tables).reduce((a, b) => a + b, 0);
+        if (rows !== 1 + EXPORT_POSTS + EXPORT_COMMENTS) throw new Error(`the export holds ${rows} rows`);
+        rmSync(dir, { recursive: true, force: true });
+        return { ...sample, outputBytes: manifest.size };
+      };
+      const rawLabel = engine === 'pg' ? 'psql COPY row_to_json' : 'sqlite3 -json';
+      const ms = await measure(ctx, [
+        { label: rawLabel, tool: 'raw', run: () => rawToFile(ctx, rawCommand) },
+        { label: 'dbguard export (zstd)', tool: 'dbguard', run: () => run([]) },
+        { label: 'dbguard export --format ndjson --compress none', tool: 'dbguard', run: () => run(['--format', 'ndjson', '--compress', 'none']) },
+      ]);
+      if (engine === 'pg') await ctx.pg!.query('DROP DATABASE IF EXISTS export_bench');
+      else rmSync(db, { force: true });
+      const peak = Math.max(...ms.filter((m) => m.tool === 'dbguard').map((m) => m.rssMB ?? 0));
+      return {
+        name,
+        title: `Personal-data export of one subject owning ${(1 + EXPORT_POSTS + EXPORT_COMMENTS).toLocaleString('en')} rows (${engine === 'pg' ? 'PostgreSQL' : 'SQLite'})`,
+        inputMB: 0,
+        measurements: ms,
+        ratios: [ratio(ms, 'dbguard export (zstd)', rawLabel), ratio(ms, 'dbguard export --format ndjson --compress none', rawLabel)],
+        notes: [`Peak RSS of dbguard: ${peak.toFixed(0)} MB (target: at most 150 MB, flat in the number of rows).`],
+      };
+    },
+  };
+}
+
 export const CASES: Case[] = [
   startupCase,
   pgBackupCase('pg-backup', 'PostgreSQL backup, pg_dump default compression (gzip 6 inside the archive)', 'dbguard backup', [], 'pg_dump -Fc -f file', (ctx, out) => `${tool(ctx, 'pg_dump')} -Fc -f ${out} ${BENCH_DB}`),
@@ -435,4 +514,6 @@ export const CASES: Case[] = [
   verifyCase,
   sqliteIdleCase,
   sqliteWriterCase,
+  exportCase('pg'),
+  exportCase('sqlite'),
 ];

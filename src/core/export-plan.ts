@@ -152,8 +152,11 @@ interface Cte {
   deps: string[];
 }
 
-/** The SQL for a plan: one query per exported table, one per referenced table and key. */
-export function exportQueries(plan: ExportPlan, dialect: SqlDialect, key: Record<string, string>): ExportQueries {
+/**
+ * The SQL for a plan: one query per exported table, one per referenced table and key. Tables in `skip` are still
+ * followed (rows below them can belong to the subject) but neither their rows nor what they point to are exported.
+ */
+export function exportQueries(plan: ExportPlan, dialect: SqlDialect, key: Record<string, string>, skip: ReadonlySet<string> = new Set()): ExportQueries {
   const q = quoteIdent;
   const relation = (t: SchemaTable) => (t.schema !== null ? `${q(t.schema)}.${q(t.name)}` : q(t.name));
   const literal = (value: string) =>
@@ -263,14 +266,14 @@ export function exportQueries(plan: ExportPlan, dialect: SqlDialect, key: Record
   const subjectOwn = { sql: subjectWhere, deps: [] as string[] };
   const ownOf = (tableId: string) => (tableId === plan.subject.id ? subjectOwn : owned.get(tableId)!);
   const exported = [plan.subject, ...plan.steps.map((s) => s.table)];
-  const rows = exported.map((table) => {
+  const rows = exported.filter((t) => !skip.has(t.id)).map((table) => {
     const own = ownOf(table.id);
     return { table: table.id, sql: `${withClause(own.deps)}SELECT t.* FROM ${relation(table)} t WHERE ${own.sql}` };
   });
 
   // References: grouped by referenced table and columns, so each key is listed once.
   const groups = new Map<string, { table: string; columns: string[]; selects: string[]; deps: string[] }>();
-  for (const fk of plan.outgoing) {
+  for (const fk of plan.outgoing.filter((f) => !skip.has(f.table) && !skip.has(f.references.table))) {
     const from = exported.find((t) => t.id === fk.table)!;
     const own = ownOf(fk.table);
     const target = fk.references.table;

@@ -66,7 +66,9 @@ export async function exportSubject(options: ExportOptions): Promise<ExportResul
   const subjectTable = resolveSubjectTable(spec, schema.tables);
   const key = subjectKey(subjectTable, spec.key);
   const plan = planExport(schema, subjectTable.id);
-  const queries = exportQueries(plan, engine.kind, key);
+  const rules = options.rules ?? {};
+  const excluded = new Set(schema.tables.filter((t) => treatTable(t, rules).excluded).map((t) => t.id));
+  const queries = exportQueries(plan, engine.kind, key, excluded);
   const warnings = unindexedForeignKeys(plan).map(
     (fk) => `${fk.table}(${fk.columns.join(', ')}) references ${fk.references.table} without an index: the export scans ${fk.table}.`,
   );
@@ -88,7 +90,7 @@ export async function exportSubject(options: ExportOptions): Promise<ExportResul
         queries,
         subjectTable,
         tables,
-        rules: options.rules ?? {},
+        rules,
         exportedAt: createdAt.toISOString(),
         database: { name: engine.identity().name, engine: engine.kind },
         signal: options.signal,
@@ -152,14 +154,19 @@ async function writeDocument(
   file: string,
   input: DocumentInput,
 ): Promise<{ counts: Record<string, number>; references: number; redacted: string[] }> {
-  const subjectRow = await first(rows(input.queries.subject));
+  const subjectRow = await first(rows(input.queries.subject)).catch((error: { code?: string }) => {
+    // PostgreSQL: the key is not a value of the key column's type (invalid text, a number out of range).
+    if (error.code?.startsWith('22')) {
+      throw new UsageError(`That key is not a valid value of ${input.subjectTable.id}'s primary key (${input.subjectTable.primaryKey.join(', ')}): ${(error as Error).message}.`);
+    }
+    throw error;
+  });
   if (!subjectRow) {
     throw new UsageError(`No row of ${input.subjectTable.id} has that key.`, `Check the key; ${input.subjectTable.id}'s primary key is (${input.subjectTable.primaryKey.join(', ')}).`);
   }
   const treatments = input.queries.rows.map((q) => ({ query: q, table: input.tables.get(q.table)!, ...treatTable(input.tables.get(q.table)!, input.rules) }));
   const redacted = treatments.flatMap((t) => t.columns.filter((c) => c.redacted).map((c) => `${t.table.id}.${c.name}`));
-  const excluded = treatments.filter((t) => t.excluded).map((t) => t.table.id);
-  for (const entry of input.rules.exclude ?? []) if (entry.includes('.') && !excluded.includes(entry)) excluded.push(entry);
+  const excluded = input.rules.exclude ?? [];
   const header = {
     format: 'dbguard-export',
     formatVersion: 1,
@@ -183,8 +190,7 @@ async function writeDocument(
     const head = JSON.stringify(header);
     await write(ndjson ? `${JSON.stringify({ type: 'header', ...header })}\n` : `${head.slice(0, -1)},\n"tables": {`);
     let firstTable = true;
-    for (const { query, table, excluded: skip, columns } of treatments) {
-      if (skip) continue;
+    for (const { query, table, columns } of treatments) {
       counts[table.id] = 0;
       if (!ndjson) await write(`${firstTable ? '' : ','}\n  ${JSON.stringify(table.id)}: [`);
       firstTable = false;
@@ -200,9 +206,7 @@ async function writeDocument(
       if (!ndjson) await write(counts[table.id] === 0 ? ']' : '\n  ]');
     }
     if (!ndjson) await write('\n},\n"references": [');
-    const excludedIds = new Set(excluded);
     for (const query of input.queries.references) {
-      if (excludedIds.has(query.table)) continue;
       for await (const row of rows(query.sql)) {
         const reference = { table: query.table, key: jsonRow(row) };
         await write(ndjson ? `${JSON.stringify({ type: 'reference', ...reference })}\n` : `${references === 0 ? '' : ','}\n  ${JSON.stringify(reference)}`);
