@@ -91,6 +91,14 @@ describe.each(['postgres', 'sqlite'] as const)('export (%s)', (engine) => {
     expect(readdirSync(path.dirname(result.file)).sort()).toEqual([path.basename(result.manifestPath), path.basename(result.file)].sort());
   });
 
+  it('refuses a key that is not a value of the key column (exit 2), writing nothing', async () => {
+    const { cwd, target } = await setup();
+    const attempt = exportSubject({ target, subject: 'orders=not-a-number', dir: path.join(cwd, 'backups') });
+    await expect(attempt).rejects.toThrow(engine === 'postgres' ? /not a valid value of public.orders's primary key/ : /No row of orders has that key/);
+    await expect(attempt).rejects.toMatchObject({ exitCode: 2 });
+    expect(readdirSync(path.join(cwd, 'backups', 'export'))).toEqual([]);
+  });
+
   it('writes one line per row as ndjson', async () => {
     const { cwd, target } = await setup();
     const out = path.join(cwd, 'u1.ndjson');
@@ -131,7 +139,9 @@ describe.each(['postgres', 'sqlite'] as const)('export (%s)', (engine) => {
     expect(document.tables[t('User')]![0]).toMatchObject({ email: '[redacted]', passwordHash: 'secret-hash-1' });
     expect(document.tables[t('messages')]).toBeUndefined();
     expect(document.tables[t('posts')]).toEqual([{ id: 10, author_id: 'u1' }]);
-    expect(document.excluded).toEqual([t('messages'), 'posts.title']);
+    expect(document.excluded).toEqual(['messages', 'posts.title']);
+    // What only the left-out messages pointed to (u2) is not listed either.
+    expect(referencesOf(document)).toEqual(expectedExport(engine).references.filter((r) => r !== `${t('User')} id=u2`));
   });
 });
 

@@ -154,7 +154,7 @@ async function writeDocument(
   file: string,
   input: DocumentInput,
 ): Promise<{ counts: Record<string, number>; references: number; redacted: string[] }> {
-  const subjectRow = await first(rows(input.queries.subject)).catch((error: { code?: string }) => {
+  const subjectRow = await first(rows(input.queries.subject)).then((batch) => batch?.[0]).catch((error: { code?: string }) => {
     // PostgreSQL: the key is not a value of the key column's type (invalid text, a number out of range).
     if (error.code?.startsWith('22')) {
       throw new UsageError(`That key is not a valid value of ${input.subjectTable.id}'s primary key (${input.subjectTable.primaryKey.join(', ')}): ${(error as Error).message}.`);
@@ -179,9 +179,10 @@ async function writeDocument(
 
   const out = createWriteStream(file, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
   const closed = once(out, 'close');
-  out.on('error', () => {}); // surfaced by `write` and `finish` below
+  out.on('error', () => {}); // surfaced by `once(out, 'drain')` and `closed`
+  const batch = new Batch(out);
   const write = async (text: string) => {
-    if (!out.write(text)) await Promise.race([once(out, 'drain'), once(out, 'error').then(([error]) => Promise.reject(error))]);
+    if (batch.add(text)) await batch.flush();
   };
   const counts: Record<string, number> = {};
   let references = 0;
@@ -195,26 +196,33 @@ async function writeDocument(
       if (!ndjson) await write(`${firstTable ? '' : ','}\n  ${JSON.stringify(table.id)}: [`);
       firstTable = false;
       const select = `SELECT ${columns.map((c) => (c.redacted ? `NULL AS ${quoteIdent(c.name)}` : `e.${quoteIdent(c.name)}`)).join(', ')} FROM (${query.sql}) e`;
-      for await (const row of rows(columns.length > 0 ? select : query.sql)) {
-        const value = jsonRow(row);
-        for (const c of columns) if (c.redacted) value[c.name] = REDACTED;
-        if (columns.length === 0) for (const k of Object.keys(value)) delete value[k];
-        await write(ndjson ? `${JSON.stringify({ type: 'row', table: table.id, row: value })}\n` : `${counts[table.id] === 0 ? '' : ','}\n    ${JSON.stringify(value)}`);
-        counts[table.id]!++;
-        if (counts[table.id]! % 10_000 === 0) input.signal?.throwIfAborted();
+      for await (const batchOfRows of rows(columns.length > 0 ? select : query.sql)) {
+        input.signal?.throwIfAborted();
+        for (const row of batchOfRows) {
+          const value = jsonRow(row);
+          for (const c of columns) if (c.redacted) value[c.name] = REDACTED;
+          if (columns.length === 0) for (const k of Object.keys(value)) delete value[k];
+          const line = ndjson ? `${JSON.stringify({ type: 'row', table: table.id, row: value })}\n` : `${counts[table.id] === 0 ? '' : ','}\n    ${JSON.stringify(value)}`;
+          if (batch.add(line)) await batch.flush();
+          counts[table.id]!++;
+        }
       }
       if (!ndjson) await write(counts[table.id] === 0 ? ']' : '\n  ]');
     }
     if (!ndjson) await write('\n},\n"references": [');
     for (const query of input.queries.references) {
-      for await (const row of rows(query.sql)) {
-        const reference = { table: query.table, key: jsonRow(row) };
-        await write(ndjson ? `${JSON.stringify({ type: 'reference', ...reference })}\n` : `${references === 0 ? '' : ','}\n  ${JSON.stringify(reference)}`);
-        references++;
+      for await (const batchOfRows of rows(query.sql)) {
+        for (const row of batchOfRows) {
+          const reference = { table: query.table, key: jsonRow(row) };
+          const line = ndjson ? `${JSON.stringify({ type: 'reference', ...reference })}\n` : `${references === 0 ? '' : ','}\n  ${JSON.stringify(reference)}`;
+          if (batch.add(line)) await batch.flush();
+          references++;
+        }
       }
     }
     if (!ndjson) await write(references === 0 ? ']' : '\n]');
     await write(ndjson ? `${JSON.stringify({ type: 'summary', rows: counts, references })}\n` : `,\n"rowCounts": ${JSON.stringify(counts)}\n}\n`);
+    await batch.flush();
     out.end();
     await closed;
   } catch (error) {
@@ -223,6 +231,30 @@ async function writeDocument(
     throw error;
   }
   return { counts, references, redacted };
+}
+
+/** Joins small strings into writes of about 256 kB: one buffer per write, not one per row. */
+class Batch {
+  private parts: string[] = [];
+  private length = 0;
+
+  constructor(private readonly out: Writable) {}
+
+  /** True when the batch is full and should be flushed. */
+  add(text: string): boolean {
+    this.parts.push(text);
+    this.length += text.length;
+    return this.length >= 1 << 18;
+  }
+
+  /** Writes the batch, waiting while the file is behind (an error of the stream rejects). */
+  async flush(): Promise<void> {
+    if (this.length === 0) return;
+    const chunk = this.parts.join('');
+    this.parts = [];
+    this.length = 0;
+    if (!this.out.write(chunk)) await once(this.out, 'drain');
+  }
 }
 
 async function first<T>(iterable: AsyncIterable<T>): Promise<T | undefined> {

@@ -69,7 +69,7 @@ export async function readPgSnapshot<T>(client: pg.Client, fn: (rows: RowStream)
     await client.query(`DECLARE ${name} NO SCROLL CURSOR FOR ${sql}`);
     for (;;) {
       const batch = await client.query({ text: `FETCH 1000 FROM ${name}`, types });
-      yield* batch.rows as Array<Record<string, unknown>>;
+      if (batch.rows.length > 0) yield batch.rows as Array<Record<string, unknown>>;
       if (batch.rows.length < 1000) break;
     }
     await client.query(`CLOSE ${name}`);

@@ -1,18 +1,12 @@
 import type Database from 'better-sqlite3';
-import { quoteSqliteIdent } from './sqlite-counts.js';
+import { quoteSqliteIdent, sqliteTableNames } from './sqlite-counts.js';
 import type { ForeignKey, RowStream, SchemaGraph, SchemaTable } from './types.js';
 
 interface ColumnInfo { name: string; pk: number }
 interface ForeignKeyInfo { id: number; seq: number; table: string; from: string; to: string | null }
 
 export function describeSqliteSchema(db: Database.Database): SchemaGraph {
-  const names = db
-    .prepare(
-      "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' ORDER BY name",
-    )
-    .pluck()
-    .all() as string[];
-  const tables = names.map((name): SchemaTable => {
+  const tables = sqliteTableNames(db).map((name): SchemaTable => {
     const columns = db.prepare(`PRAGMA table_info(${quoteSqliteIdent(name)})`).all() as ColumnInfo[];
     const primaryKey = columns.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name);
     const indexNames = (db.prepare(`PRAGMA index_list(${quoteSqliteIdent(name)})`).all() as Array<{ name: string; partial: number }>)
@@ -47,12 +41,19 @@ export function describeSqliteSchema(db: Database.Database): SchemaGraph {
 export async function readSqliteSnapshot<T>(db: Database.Database, fn: (rows: RowStream) => Promise<T>): Promise<T> {
   db.exec('BEGIN');
   const rows: RowStream = async function* (sql) {
+    let batch: Array<Record<string, unknown>> = [];
     for (const row of db.prepare(sql).safeIntegers(true).iterate() as Iterable<Record<string, unknown>>) {
-      for (const [key, value] of Object.entries(row)) {
+      for (const key in row) {
+        const value = row[key];
         if (typeof value === 'bigint' && value >= Number.MIN_SAFE_INTEGER && value <= Number.MAX_SAFE_INTEGER) row[key] = Number(value);
       }
-      yield row;
+      batch.push(row);
+      if (batch.length === 1000) {
+        yield batch;
+        batch = [];
+      }
     }
+    if (batch.length > 0) yield batch;
   };
   try {
     return await fn(rows);

@@ -93,10 +93,10 @@ export interface SchemaGraph {
 }
 
 /**
- * Streams a read-only query's rows (a cursor, never all rows at once). Values: Buffer for bytes, bigint or string
- * for big integers, ISO 8601 strings for dates and times, parsed objects for JSON.
+ * Streams a read-only query's rows in batches of at most 1000 (a cursor, never all rows at once). Values: Buffer for
+ * bytes, bigint or string for big integers, ISO 8601 strings for dates and times, parsed objects for JSON.
  */
-export type RowStream = (sql: string) => AsyncIterable<Record<string, unknown>>;
+export type RowStream = (sql: string) => AsyncIterable<Array<Record<string, unknown>>>;
 
 export interface DatabaseEngine {
   readonly kind: 'postgres' | 'sqlite';
