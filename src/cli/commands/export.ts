@@ -1,8 +1,7 @@
 import { Option, type Command } from 'commander';
 import { exportSubject, type ExportFormat } from '../../core/export.js';
 import { parseCompression } from '../../pipeline/compression.js';
-import { configuredBackupOptions } from '../keys.js';
-import { type CliContext, type CommonOptions, addDbOption, addDirOption, addJsonOption, backupDir, config, info, print, printJson, resolveTarget } from '../context.js';
+import { type CliContext, type CommonOptions, addDbOption, addDirOption, addJsonOption, backupDir, config, info, print, printJson, resolveDatabase } from '../context.js';
 import { describeStorage, formatBytes, formatDuration, tableSummary } from '../format.js';
 import { withCancellation } from '../signals.js';
 import path from 'node:path';
@@ -48,9 +47,7 @@ The export is stored as an "export" backup in <dir>/export (compressed, encrypte
 never pruned by default); its manifest names the subject's table and the row counts, never the key.`,
   );
   command.action(async (options: ExportCliOptions) => {
-    const target = resolveTarget(ctx, options.db);
-    const loaded = config(ctx);
-    const configured = configuredBackupOptions(ctx, loaded);
+    const { target, backup: configured } = resolveDatabase(ctx, options);
     const result = await withCancellation((signal) =>
       exportSubject({
         target,
@@ -61,7 +58,7 @@ never pruned by default); its manifest names the subject's table and the row cou
         label: options.label,
         compression: options.compress === undefined ? configured.compression : parseCompression(options.compress),
         encryption: options.encrypt ? configured.encryption : undefined,
-        rules: loaded.export,
+        rules: config(ctx).export,
         onWarning: (message) => info(ctx, `warning: ${message}`),
         signal,
       }),
