@@ -28,6 +28,8 @@ const COMMANDS: Array<[names: string[], load: () => Promise<Register>]> = [
   [['export'], async () => (await import('./commands/export.js')).registerExport],
   [['config'], async () => (await import('./commands/config.js')).registerConfig],
   [['status'], async () => (await import('./commands/status.js')).registerStatus],
+  [['serve'], async () => (await import('./commands/serve.js')).registerServe],
+  [['notify'], async () => (await import('./commands/notify.js')).registerNotify],
 ];
 
 export async function buildProgram(ctx: CliContext, argv: string[]): Promise<Command> {

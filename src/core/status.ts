@@ -124,3 +124,12 @@ export function formatAge(ms: number): string {
   const rest = next ? Math.floor((seconds % size) / next[1]) : 0;
   return `${Math.floor(seconds / size)}${unit}${next && rest > 0 ? ` ${rest}${next[0]}` : ''}`;
 }
+
+/** The newest backup of `target`'s database (export backups excluded), or null. */
+export async function newestBackupOf(options: { dir?: string | undefined; target: NamedDatabase['target'] }): Promise<StoredBackup | null> {
+  const store = new LocalBackupStore(path.resolve(options.dir ?? DEFAULT_BACKUP_DIR));
+  const engine = engineFor(options.target);
+  const key = retentionDatabaseKey({ engine: engine.kind, database: engine.identity() });
+  const { backups } = await store.list();
+  return backups.find((b) => b.manifest.type !== 'export' && retentionDatabaseKey(b.manifest) === key) ?? null;
+}
