@@ -1,6 +1,6 @@
 /** The benchmark cases: each runs dbguard and the raw tool(s) it is compared with, interleaved, `runs` times. */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -502,8 +502,79 @@ function exportCase(engine: 'pg' | 'sqlite'): Case {
   };
 }
 
+/** CPU seconds (user + system) and peak RSS of a running process, from /proc. */
+function procUsage(pid: number): { cpuSeconds: number; peakMB: number; rssMB: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // from the 3rd field (state) on
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { cpuSeconds: ticks / CLOCK_TICKS, peakMB: kb('VmHWM') / 1024, rssMB: kb('VmRSS') / 1024 };
+}
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+const IDLE_SECONDS = 60;
+
+/** `dbguard serve` with three scheduled databases (backed up already, so nothing is due) left alone for a minute. */
+const serveIdleCase: Case = {
+  name: 'serve-idle',
+  needs: 'none',
+  async run(ctx) {
+    const dir = path.join(ctx.work, 'serve-idle');
+    mkdirSync(dir, { recursive: true });
+    const databases: Record<string, unknown> = {};
+    for (const name of ['app', 'audit', 'queue']) {
+      const db = new Database(path.join(dir, `${name}.db`));
+      db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES (\'x\'), (\'y\')');
+      db.close();
+      databases[name] = { url: `file:./${name}.db`, schedule: '0 3 1 1 *', verify: '0 4 1 1 *', maxAge: '400d' };
+    }
+    writeFileSync(path.join(dir, 'dbguard.config.json'), JSON.stringify({ databases }));
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL' && !k.startsWith('DBGUARD_')));
+    for (const name of Object.keys(databases)) execFileSync(process.execPath, [ctx.cli, 'backup', '--database', name], { cwd: dir, env, stdio: 'ignore' });
+    const samples: Array<{ cpuSeconds: number; peakMB: number; rssMB: number; startCpu: number; firstMinute: number }> = [];
+    for (let i = 0; i < ctx.runs; i++) {
+      const child = spawn(process.execPath, [ctx.cli, 'serve', '--listen', '127.0.0.1:0'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'inherit'] });
+      running.add(child);
+      let out = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+          out += d;
+          if (out.includes('"serve.ready"')) resolve();
+        });
+        child.once('close', () => reject(new Error(`serve exited before it was ready:\n${out}`)));
+      });
+      const ready = procUsage(child.pid!);
+      // The first minute after start-up includes one-time settling (reported as a note); the second is the steady state.
+      await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+      const start = procUsage(child.pid!);
+      await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+      const end = procUsage(child.pid!);
+      if (/"backup\.start"|"verify\.start"/.test(out)) throw new Error(`serve ran a job while it should have been idle:\n${out}`);
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('close', r));
+      running.delete(child);
+      samples.push({ cpuSeconds: end.cpuSeconds - start.cpuSeconds, peakMB: end.peakMB, rssMB: end.rssMB, startCpu: ready.cpuSeconds, firstMinute: start.cpuSeconds - ready.cpuSeconds });
+      process.stderr.write(`  serve idle ${IDLE_SECONDS} s: ${samples.at(-1)!.cpuSeconds.toFixed(2)} CPU s, RSS ${end.rssMB.toFixed(0)} MB (peak ${end.peakMB.toFixed(0)})\n`);
+    }
+    const cpu = samples.map((s) => s.cpuSeconds);
+    const peak = Math.max(...samples.map((s) => s.peakMB));
+    const measurements: Measurement[] = [
+      { label: `dbguard serve, ${IDLE_SECONDS} s idle (CPU seconds)`, tool: 'dbguard', seconds: cpu, median: median(cpu), rssMB: peak, outputMB: null, timedOut: 0 },
+    ];
+    const ratios: Ratio[] = [
+      { name: `CPU seconds used in ${IDLE_SECONDS} s idle`, value: median(cpu), best: Math.min(...cpu), target: { kind: 'max', value: 0.1 } },
+      { name: 'peak RSS (MB)', value: peak, best: Math.min(...samples.map((s) => s.peakMB)), target: { kind: 'max', value: 120 } },
+    ];
+    const notes = [
+      `Three SQLite databases scheduled (backup and verify), each backed up beforehand so no run is due. The times column is CPU seconds (user + system, from /proc) over the second ${IDLE_SECONDS} s after start-up; the first ${IDLE_SECONDS} s took ${median(samples.map((s) => s.firstMinute)).toFixed(2)} CPU s (one-time settling after start-up, not profiled further), start-up itself ${median(samples.map((s) => s.startCpu)).toFixed(2)} CPU s. RSS from VmHWM (peak).`,
+    ];
+    return { name: 'serve-idle', title: `dbguard serve idle for ${IDLE_SECONDS} s with three scheduled databases`, inputMB: 0, measurements, ratios, notes };
+  },
+};
+
 export const CASES: Case[] = [
   startupCase,
+  serveIdleCase,
   pgBackupCase('pg-backup', 'PostgreSQL backup, pg_dump default compression (gzip 6 inside the archive)', 'dbguard backup', [], 'pg_dump -Fc -f file', (ctx, out) => `${tool(ctx, 'pg_dump')} -Fc -f ${out} ${BENCH_DB}`),
   pgBackupCase('pg-backup-zstd', 'PostgreSQL backup, zstd level 3 instead of pg_dump compression', 'dbguard backup --compress zstd', ['--compress', 'zstd'], 'pg_dump -Fc -Z0 | zstd -3', (ctx, out) => `${tool(ctx, 'pg_dump')} -Fc -Z0 ${BENCH_DB} | zstd -3 -T1 -q -o ${out} && sync ${out}`),
   pgBackupCase('pg-backup-age', 'PostgreSQL backup encrypted with age (default compression)', 'dbguard backup (age)', [], 'pg_dump -Fc | age -r', (ctx, out) => `${tool(ctx, 'pg_dump')} -Fc ${BENCH_DB} | age -r ${ctx.age.recipient} -o ${out} && sync ${out}`, true),

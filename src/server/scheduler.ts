@@ -235,15 +235,19 @@ export class Scheduler {
     await this.tell('verify-failed', database, { backupId: newest.manifest.id, error: problems.join('; ') });
   }
 
+  /** Every minute: one read of the backups folder for all databases that are not already known to be stale. */
   private async checkAllStale(): Promise<void> {
-    for (const database of this.databases) await this.checkStale(database);
+    const unknown = this.databases.filter((d) => !this.episode(d.name).stale);
+    if (this.stopping || unknown.length === 0) return;
+    const statuses = await this.statuses(unknown);
+    for (const [i, database] of unknown.entries()) await this.checkStale(database, statuses[i]);
   }
 
   /** Alerts once per episode when the database has no good backup within maxAge (counted from serve's start when it never had one). */
-  private async checkStale(database: NamedDatabase): Promise<void> {
+  private async checkStale(database: NamedDatabase, known?: DatabaseStatus): Promise<void> {
     const episode = this.episode(database.name);
     if (this.stopping || episode.stale) return;
-    const [status] = await this.statuses([database]);
+    const status = known ?? (await this.statuses([database]))[0];
     const now = this.now().getTime();
     const since = status!.newestGood ? Date.parse(status!.newestGood.createdAt) : this.startedAt.getTime();
     if (now - since <= database.maxAgeMs || episode.stale) return; // (a check that overlapped this one already told)
