@@ -71,7 +71,13 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   });
   const { server, url } = await listen(app, options.listen);
   log('info', 'serve.start', { url, pid: process.pid, dir: current.dir, databases: describe(current.databases), channels: current.notifier.channels.map((c) => c.label) });
-  await scheduler.configure(current.databases, current.notifier, current.dir);
+  try {
+    await scheduler.configure(current.databases, current.notifier, current.dir);
+  } catch (error) {
+    await scheduler.stop();
+    await closeServer(server); // an open server would keep the process alive after the error is reported
+    throw error;
+  }
   log('info', 'serve.ready', { next: scheduler.nextRuns().map((r) => ({ database: r.database, job: r.job, at: r.at.toISOString() })) });
 
   const reload = async (): Promise<boolean> => {
