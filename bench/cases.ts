@@ -501,6 +501,31 @@ function exportCase(engine: 'pg' | 'sqlite'): Case {
     },
   };
 }
+/** A backup with its copy to a bucket (s3rver on loopback), and one streamed straight to it, against a local one. */
+const pgRemoteCase: Case = {
+  name: 'pg-backup-remote',
+  needs: 'pg',
+  async run(ctx) {
+    const { startS3 } = await import('../test/harness/s3.js');
+    const s3 = await startS3();
+    try {
+      const env = { ...s3.env('bench'), DBGUARD_S3_ENDPOINT: s3.directEndpoint };
+      const db = ctx.pg!.url(BENCH_DB);
+      const local = 'dbguard backup --compress zstd (local only)';
+      const copy = 'dbguard backup --compress zstd + remote copy';
+      const only = 'dbguard backup --compress zstd --remote-only';
+      const ms = await measure(ctx, [
+        { label: local, tool: 'dbguard', run: () => dbguardBackup(ctx, db, ['--compress', 'zstd', '--no-remote']) },
+        { label: copy, tool: 'dbguard', run: () => dbguardBackup(ctx, db, ['--compress', 'zstd', '--no-prune'], env) },
+        { label: only, tool: 'dbguard', run: () => dbguardBackup(ctx, db, ['--compress', 'zstd', '--remote-only', '--no-prune'], env) },
+      ]);
+      const notes = ['s3rver (a Node.js S3 server) on the same 2-core machine: its own CPU use competes with the backup.'];
+      return { name: 'pg-backup-remote', title: 'PostgreSQL backup copied to S3 (s3rver on loopback)', inputMB: ctx.pg!.bytes / MB, measurements: ms, ratios: [ratio(ms, copy, local), ratio(ms, only, local)], notes };
+    } finally {
+      await s3.stop();
+    }
+  },
+};
 
 /** CPU seconds (user + system) and peak RSS of a running process, from /proc. */
 function procUsage(pid: number): { cpuSeconds: number; peakMB: number; rssMB: number } {
@@ -587,4 +612,5 @@ export const CASES: Case[] = [
   sqliteWriterCase,
   exportCase('pg'),
   exportCase('sqlite'),
+  pgRemoteCase,
 ];

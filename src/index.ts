@@ -8,8 +8,11 @@ import { loadConfig } from './config/config-file.js';
 import { type DatabaseTarget, locateDatabaseUrl, parseDatabaseUrl } from './config/database-url.js';
 import { resolveNamedDatabase } from './config/databases.js';
 
-export { backup, DEFAULT_BACKUP_DIR, type BackupOptions, type BackupResult } from './core/backup.js';
+export { backup, RemoteCopyError, DEFAULT_BACKUP_DIR, type BackupOptions, type BackupResult } from './core/backup.js';
 export { listBackups, showBackup, type ListOptions } from './core/list.js';
+export type { ListedBackup, CopyLocation } from './core/find-backup.js';
+export { pushBackups, pullFromRemote, type PushOptions, type PushResult, type PullOptions } from './core/push.js';
+export { resolveRemote, parseRemoteUrl, type RemoteSettings, type RemoteConfig } from './config/remote.js';
 export { prune, type PruneOptions, type PruneResult, type PruneDecision } from './core/prune.js';
 export { decideRetention, DEFAULT_RETENTION_POLICIES, type RetentionPolicies, type RetentionPolicy } from './core/retention.js';
 export { verifyBackup, type VerifyOptions, type VerifyResult } from './core/verify.js';

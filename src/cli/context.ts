@@ -36,6 +36,16 @@ export function addJsonOption(command: Command): Command {
   return command.option('--json', 'print machine-readable JSON on stdout and nothing else');
 }
 
+/** `--from local|remote`: which copy of a backup to use. */
+export function fromOption(): Option {
+  return new Option('--from <where>', 'use this copy of the backup (default: the local one when there is one)').choices(['local', 'remote']);
+}
+
+/** `--db <url>` or `--database <name>` on a command that reads backups: only that database's (all without either). */
+export function databaseFilterTarget(ctx: CliContext, options: { db?: string | undefined; database?: string | undefined }): DatabaseTarget | undefined {
+  return options.db === undefined && options.database === undefined ? undefined : resolveTarget(ctx, options);
+}
+
 export function typeOption(description: string): Option {
   return new Option('--type <type>', description).choices(BACKUP_TYPES);
 }

@@ -40,3 +40,9 @@ export function describeStorage(manifest: BackupManifest): string {
   }
   return parts.join(', ');
 }
+
+/** `s3://bucket/prefix/type/file` of a backup's remote copy. */
+export function remoteObjectUrl(remote: NonNullable<BackupManifest['remote']>): string {
+  const bucket = remote.url.replace(/^s3:\/\//, '').split('/')[0];
+  return `s3://${bucket}/${remote.key}`;
+}

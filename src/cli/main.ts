@@ -22,6 +22,8 @@ const COMMANDS: Array<[names: string[], load: () => Promise<Register>]> = [
   [['init'], async () => (await import('./commands/init.js')).registerInit],
   [['protect'], async () => (await import('./commands/protect.js')).registerProtect],
   [['prune'], async () => (await import('./commands/prune.js')).registerPrune],
+  [['push'], async () => (await import('./commands/push.js')).registerPush],
+  [['pull'], async () => (await import('./commands/pull.js')).registerPull],
   [['migrate'], async () => (await import('./commands/migrate.js')).registerMigrate],
   [['lint'], async () => (await import('./commands/lint.js')).registerLint],
   [['key'], async () => (await import('./commands/key.js')).registerKey],

@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js';
 import { parseCompression } from '../pipeline/compression.js';
 import { BACKUP_TYPES } from '../storage/manifest.js';
 import { notifySchema } from './notify-config.js';
+import { remoteConfigSchema } from './remote.js';
 
 const compressionSpec = z.string().refine(
   (spec) => {
@@ -46,8 +47,8 @@ export const databaseEntrySchema = z
     compression: compressionSpec.optional(),
     encryption: encryptionSchema.optional(),
     retention: retentionPoliciesSchema.optional(),
-    /** Per-database remote copy settings, passed to backup and prune as given. */
-    remote: z.unknown().optional(),
+    /** This database's bucket settings, merged over the top-level `remote`. */
+    remote: remoteConfigSchema.optional(),
     requiredTables: z.array(z.string().min(1)).optional(),
   })
   .strict();
@@ -86,6 +87,8 @@ export const configSchema = z
     databases: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a database name is letters, digits, _ . -'), databaseEntrySchema).optional(),
     /** Notification channels of `dbguard serve`. */
     notify: notifySchema.optional(),
+    /** Off-machine copies in S3-compatible storage (credentials only from the AWS SDK's chain). */
+    remote: remoteConfigSchema.optional(),
   })
   .strict();
 

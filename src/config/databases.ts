@@ -8,6 +8,7 @@ import type { RetentionPolicies } from '../core/retention.js';
 import type { BackupType } from '../storage/manifest.js';
 import type { DatabaseEntry, DbguardConfig } from './config-file.js';
 import { type DatabaseTarget, type UrlSource, locateDatabaseUrl, parseDatabaseUrl } from './database-url.js';
+import { type RemoteSettings, resolveRemote } from './remote.js';
 import { type Schedule, cronOf, parseDuration, scheduleInterval } from './schedule.js';
 
 /** The name of the one database of a project without `databases` in its config. */
@@ -21,8 +22,8 @@ export interface ConfiguredBackupOptions {
   encryption: EncryptionKeys | undefined;
   retention: { policies: RetentionPolicies | undefined; timeZone: string | undefined } | false;
   sizeWarningBytes: number | undefined;
-  /** The remote copy's settings, passed through to backup and prune. */
-  remote: unknown;
+  /** The bucket for off-machine copies, when one is configured. */
+  remote: RemoteSettings | undefined;
 }
 
 /** A database with everything the CLI, serve and status need to act on it. */
@@ -126,9 +127,9 @@ function namedDatabase(name: string, raw: DatabaseEntry, options: ResolveOptions
     ...(entry.compression !== undefined ? { compression: entry.compression } : {}),
     ...(entry.encryption !== undefined ? { encryption: entry.encryption } : {}),
     ...(entry.retention !== undefined ? { retention: { ...options.config.retention, ...entry.retention } } : {}),
+    ...(entry.remote !== undefined ? { remote: { ...options.config.remote, ...entry.remote } } : {}),
   };
   const backup = configuredBackupOptions(config, options.env);
-  if (entry.remote !== undefined) backup.remote = entry.remote;
   return {
     name,
     target,
@@ -166,7 +167,7 @@ export function configuredBackupOptions(config: DbguardConfig, env: Record<strin
     encryption: encryptionKeys(config, env),
     retention: config.prune?.afterBackup === false ? false : { policies: config.retention, timeZone: config.prune?.timeZone },
     sizeWarningBytes: config.sizeWarningMB === undefined ? undefined : config.sizeWarningMB * 1024 * 1024,
-    remote: (config as { remote?: unknown }).remote,
+    remote: resolveRemote(config.remote, env),
   };
 }
 

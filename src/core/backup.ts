@@ -5,14 +5,17 @@ import { pipeline } from 'node:stream/promises';
 import { type DatabaseTarget, databaseName } from '../config/database-url.js';
 import { engineFor } from '../engines/index.js';
 import type { DatabaseEngine, Dump, ProgressListener, TableCounts } from '../engines/types.js';
-import { DbguardError, UsageError } from '../errors.js';
+import { DbguardError, ExitCode, UsageError } from '../errors.js';
 import { type Compression, availableCompression, compressionExtension, createCompressor } from '../pipeline/compression.js';
 import { DigestTap, digestFile } from '../pipeline/digest.js';
 import { type EncryptionKeys, encryptStream, hasEncryptionKeys, validateRecipients } from '../pipeline/encryption.js';
-import { LocalBackupStore, type Reservation } from '../storage/local-store.js';
+import type { AttemptScope, LocalBackupStore, Reservation } from '../storage/local-store.js';
+import type { S3BackupStore } from '../storage/s3-store.js';
+import type { RemoteSettings } from '../config/remote.js';
+import { copyToRemote, reasonOf } from './remote.js';
+import { openSources } from './sources.js';
 import { DBGUARD_VERSION } from '../version.js';
 import { chain } from './codec.js';
-import { DEFAULT_BACKUP_DIR } from './defaults.js';
 import { backupIdCandidates } from './ids.js';
 import { prune } from './prune.js';
 import { type RetentionPolicies, retentionDatabaseKey } from './retention.js';
@@ -52,6 +55,15 @@ export interface BackupOptions {
   retention?: { policies?: RetentionPolicies | undefined; timeZone?: string | undefined } | false | undefined;
   /** Warn when the backups folder grows past this size (default 1 GB). */
   sizeWarningBytes?: number | undefined;
+  /**
+   * The bucket for off-machine copies. The backup is copied there once complete locally, or, with `keepLocal: false`
+   * (or `remoteMode: 'only'`), streamed straight into it and never written to the local disk.
+   */
+  remote?: RemoteSettings | undefined;
+  /** `copy` (default with a remote), `only` (no local copy), `none` (this backup stays local). */
+  remoteMode?: 'copy' | 'only' | 'none' | undefined;
+  /** Bytes uploaded so far (the remote copy of a local backup). */
+  onUploadProgress?: ((bytes: number) => void) | undefined;
 }
 
 export interface BackupResult extends StoredBackup {
@@ -61,6 +73,29 @@ export interface BackupResult extends StoredBackup {
   pruned: string[];
   /** Folder size over the warning size, disk nearly full. */
   warnings: string[];
+  /** Where the backup is now. */
+  where: 'local' | 'remote' | 'local+remote';
+  /** Remote backups deleted by the remote retention policy afterwards. */
+  prunedRemote: string[];
+}
+
+/**
+ * The backup is complete locally but its copy to the bucket failed: the failed attempt is recorded (so pruning
+ * holds) and `dbguard push <id>` retries it.
+ */
+export class RemoteCopyError extends DbguardError {
+  constructor(
+    readonly backup: BackupResult,
+    reason: string,
+    cause: unknown,
+  ) {
+    super(`local backup ok, remote copy failed: ${reason}; run dbguard push ${backup.manifest.id} to retry`, { cause, exitCode: causeExitCode(cause) });
+    this.name = 'RemoteCopyError';
+  }
+}
+
+function causeExitCode(cause: unknown) {
+  return cause instanceof DbguardError && cause.exitCode === ExitCode.usage ? ExitCode.usage : ExitCode.failed;
 }
 
 export { DEFAULT_BACKUP_DIR } from './defaults.js';
@@ -71,38 +106,59 @@ export { DEFAULT_BACKUP_DIR } from './defaults.js';
  */
 export async function backup(options: BackupOptions): Promise<BackupResult> {
   const engine = options.engine ?? engineFor(options.target);
-  const store = new LocalBackupStore(path.resolve(options.dir ?? DEFAULT_BACKUP_DIR));
+  const { local: store, remote } = openSources(options.remoteMode === 'none' ? { dir: options.dir } : options);
+  const mode = !remote ? 'none' : (options.remoteMode ?? (options.remote?.keepLocal === false ? 'only' : 'copy'));
   const now = options.now ?? (() => new Date());
   const databaseKey = retentionDatabaseKey({ engine: engine.kind, database: engine.identity() });
+  const recordAttempt = async (attempt: { at: string; ok: boolean; error?: string }, scopes: AttemptScope[]) => {
+    for (const scope of scopes) await store.recordAttempt(databaseKey, attempt, scope).catch(() => {});
+  };
   let taken: StoredBackup & { cleanedUp: string[] };
   try {
-    taken = await takeBackup(engine, store, now, options);
+    taken = await takeBackup(engine, store, mode === 'only' ? remote : undefined, now, options);
   } catch (error) {
-    if (!options.signal?.aborted) {
-      await store.recordAttempt(databaseKey, { at: now().toISOString(), ok: false, error: (error as Error).message }).catch(() => {});
-    }
+    if (!options.signal?.aborted) await recordAttempt({ at: now().toISOString(), ok: false, error: (error as Error).message }, mode === 'none' ? ['local'] : ['local', 'remote']);
     throw error;
   }
-  await store.recordAttempt(databaseKey, { at: taken.manifest.createdAt, ok: true });
-  // The backup is complete from here on: what follows can only warn, never fail it.
+  await recordAttempt({ at: taken.manifest.createdAt, ok: true }, mode === 'only' ? ['local', 'remote'] : ['local']);
+  // The backup is complete from here on: what follows can only warn (or, for the remote copy, report), never undo it.
   const warnings: string[] = [];
   let pruned: string[] = [];
-  if (options.retention !== false) {
+  let prunedRemote: string[] = [];
+  const retention = options.retention === false ? undefined : options.retention;
+  const result = (): BackupResult => ({ ...taken, pruned, prunedRemote, warnings, where: mode === 'only' ? 'remote' : mode === 'copy' && taken.manifest.remote ? 'local+remote' : 'local' });
+  if (mode === 'copy') {
     try {
-      pruned = (await prune({ dir: store.root, policies: options.retention?.policies, timeZone: options.retention?.timeZone, now })).deleted;
+      const copied = await copyToRemote(store, remote!, taken, { signal: options.signal, onProgress: options.onUploadProgress, now });
+      taken = { ...taken, manifest: copied.manifest };
+      await recordAttempt({ at: now().toISOString(), ok: true }, ['remote']);
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      await recordAttempt({ at: now().toISOString(), ok: false, error: `remote copy failed: ${reasonOf(error)}` }, ['local', 'remote']);
+      throw new RemoteCopyError(result(), reasonOf(error), error);
+    }
+  }
+  if (retention) {
+    try {
+      const outcome = await prune({ dir: store.root, policies: retention.policies, timeZone: retention.timeZone, now, remote: mode === 'none' ? undefined : options.remote });
+      pruned = outcome.deleted;
+      prunedRemote = outcome.remote?.deleted ?? [];
     } catch (error) {
       warnings.push(`The retention policy was not applied: ${(error as Error).message}`);
     }
   }
-  const { backups } = await store.list();
-  const totalBytes = backups.reduce((sum, b) => sum + b.manifest.size, 0);
-  warnings.push(...(await storageWarnings(store.root, totalBytes, taken.manifest.size, options.sizeWarningBytes ?? DEFAULT_SIZE_WARNING_MB * 1024 * 1024)));
-  return { ...taken, pruned, warnings };
+  if (mode !== 'only') {
+    const { backups } = await store.list();
+    const totalBytes = backups.reduce((sum, b) => sum + b.manifest.size, 0);
+    warnings.push(...(await storageWarnings(store.root, totalBytes, taken.manifest.size, options.sizeWarningBytes ?? DEFAULT_SIZE_WARNING_MB * 1024 * 1024)));
+  }
+  return result();
 }
 
 async function takeBackup(
   engine: DatabaseEngine,
   store: LocalBackupStore,
+  remoteOnly: S3BackupStore | undefined,
   now: () => Date,
   options: BackupOptions,
 ): Promise<StoredBackup & { cleanedUp: string[] }> {
@@ -118,7 +174,7 @@ async function takeBackup(
   const createdAt = now();
   const { format, extension: formatExtension } = engine.dumpFormat({ jobs: options.jobs });
   const extension = `${formatExtension}${compressionExtension(plan.outer.algorithm)}${encryption ? '.age' : ''}`;
-  const reservation = await store.reserve(type, backupIdCandidates(databaseName(options.target), createdAt, options.label), extension);
+  const reservation = await reserveId(store, remoteOnly, type, backupIdCandidates(databaseName(options.target), createdAt, options.label), extension);
   const started = performance.now();
   let dump: Dump | undefined;
   try {
@@ -131,7 +187,8 @@ async function takeBackup(
       jobs: options.jobs,
     });
     if (dump.kind === 'stream') dump.completed.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
-    const { sha256, size, tables } = await writeDump(dump, reservation, plan.outer, encryption, options);
+    const sink: Sink = remoteOnly ? { kind: 'remote', store: remoteOnly, key: remoteOnly.dataKey(type, reservation.fileName) } : { kind: 'file', path: reservation.partialPath };
+    const { sha256, size, tables, lockedUntil } = await writeDump(dump, sink, plan.outer, encryption, options);
     const manifest: BackupManifest = {
       schemaVersion: MANIFEST_SCHEMA_VERSION,
       id: reservation.id,
@@ -156,6 +213,21 @@ async function takeBackup(
       ...(options.migration ? { migration: options.migration } : {}),
     };
     options.signal?.throwIfAborted();
+    if (sink.kind === 'remote') {
+      const uploaded: BackupManifest = {
+        ...manifest,
+        remote: { url: sink.store.display, key: sink.key, size, uploadedAt: now().toISOString(), lockedUntil },
+      };
+      try {
+        await sink.store.putManifest(uploaded, options.signal);
+      } catch (error) {
+        // Without its manifest the data object is not a backup: remove it (a locked one stays unlisted until its date).
+        await sink.store.remove({ manifest: uploaded, file: sink.key, manifestPath: sink.store.manifestKey(type, uploaded.id), location: 'remote' }).catch(() => {});
+        throw error;
+      }
+      await store.release(reservation);
+      return { manifest: uploaded, file: sink.key, manifestPath: sink.store.manifestKey(type, uploaded.id), location: 'remote', cleanedUp };
+    }
     return { ...(await store.commit(reservation, manifest)), cleanedUp };
   } catch (error) {
     if (dump?.kind === 'stream') dump.cancel();
@@ -163,6 +235,28 @@ async function takeBackup(
     throw describeBackupError(error, options.signal);
   }
 }
+
+/** A free id locally and, for a backup that goes straight to the bucket, there too. */
+async function reserveId(store: LocalBackupStore, remote: S3BackupStore | undefined, type: BackupType, candidates: Iterable<string>, extension: string): Promise<Reservation> {
+  const ids: string[] = [];
+  for (const id of candidates) {
+    if (ids.push(id) >= 50) break; // the candidates never end
+  }
+  for (let i = 0; i < ids.length; i++) {
+    const reservation = await store.reserve(type, ids.slice(i), extension);
+    const taken = await remote?.findManifest(type, reservation.id).catch(async (error: unknown) => {
+      await store.release(reservation);
+      throw error;
+    });
+    if (!taken) return reservation;
+    await store.release(reservation);
+    i = ids.indexOf(reservation.id);
+  }
+  throw new DbguardError(`Could not find a free backup id in ${remote?.display ?? store.root}.`);
+}
+
+/** Where a backup's bytes go: the partial file of a local reservation, or an object in the bucket. */
+export type Sink = { kind: 'file'; path: string } | { kind: 'remote'; store: S3BackupStore; key: string };
 
 /** Which compression dbguard applies itself, and which level pg_dump gets. */
 async function planCompression(
@@ -182,27 +276,30 @@ async function planCompression(
 /** Streams the dump through compression, encryption and the checksum into the partial file. */
 export async function writeDump(
   dump: Dump,
-  reservation: Reservation,
+  sink: Sink,
   compression: Compression,
   encryption: EncryptionKeys | undefined,
   options: Pick<BackupOptions, 'onProgress' | 'signal'>,
-): Promise<{ sha256: string; size: number; tables: TableCounts }> {
-  if (dump.kind === 'file' && compression.algorithm === 'none' && !encryption) {
-    await fs.rename(dump.path, reservation.partialPath);
-    await fs.chmod(reservation.partialPath, 0o600);
-    const { sha256, size } = await digestFile(reservation.partialPath);
-    return { sha256, size, tables: dump.tables };
+): Promise<{ sha256: string; size: number; tables: TableCounts; lockedUntil: string | null }> {
+  if (sink.kind === 'file' && dump.kind === 'file' && compression.algorithm === 'none' && !encryption) {
+    await fs.rename(dump.path, sink.path);
+    await fs.chmod(sink.path, 0o600);
+    const { sha256, size } = await digestFile(sink.path);
+    return { sha256, size, tables: dump.tables, lockedUntil: null };
   }
   const source: Readable = dump.kind === 'file' ? createReadStream(dump.path, { highWaterMark: 1 << 20 }) : dump.stream;
   const reading = dump.kind === 'file' && options.onProgress ? readingProgress((await fs.stat(dump.path)).size, options.onProgress) : undefined;
   let stored = chain(source, reading, await createCompressor(compression));
   if (encryption) stored = await encryptStream(stored, encryption);
   const tap = new DigestTap(dump.kind === 'stream' ? options.onProgress : undefined);
-  const out = createWriteStream(reservation.partialPath, { flags: 'wx', mode: 0o600 });
-  const written = pipeline(stored, tap, out, { signal: options.signal });
+  let lockedUntil: string | null = null;
+  const written =
+    sink.kind === 'file'
+      ? pipeline(stored, tap, createWriteStream(sink.path, { flags: 'wx', mode: 0o600 }), { signal: options.signal })
+      : sink.store.upload(sink.key, chain(stored, tap), { signal: options.signal }).then((uploaded) => void (lockedUntil = uploaded.lockedUntil));
   const tables = dump.kind === 'file' ? (await written, dump.tables) : (await Promise.all([written, dump.completed]))[1].tables;
   if (dump.kind === 'file') await fs.rm(dump.path, { force: true });
-  return { sha256: tap.digest(), size: tap.bytes, tables };
+  return { sha256: tap.digest(), size: tap.bytes, tables, lockedUntil };
 }
 
 /** Progress of the second pass over a snapshot file: bytes read of its size. */

@@ -97,7 +97,7 @@ export async function exportSubject(options: ExportOptions): Promise<ExportResul
       }),
     );
     if (outPartial) await fs.copyFile(reservation.scratchPath, outPartial);
-    const { sha256, size } = await writeDump({ kind: 'file', path: reservation.scratchPath, tables: written.counts }, reservation, compression, encryption, {
+    const { sha256, size } = await writeDump({ kind: 'file', path: reservation.scratchPath, tables: written.counts }, { kind: 'file', path: reservation.partialPath }, compression, encryption, {
       signal: options.signal,
     });
     const manifest: BackupManifest = {

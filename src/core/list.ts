@@ -1,21 +1,46 @@
-import path from 'node:path';
-import { LocalBackupStore, type StoreProblem } from '../storage/local-store.js';
-import { DEFAULT_BACKUP_DIR } from './defaults.js';
-import { findBackup } from './find-backup.js';
-import type { BackupType, StoredBackup } from '../storage/manifest.js';
+import type { RemoteSettings } from '../config/remote.js';
+import type { DatabaseTarget } from '../config/database-url.js';
+import { engineFor } from '../engines/index.js';
+import { UsageError } from '../errors.js';
+import type { StoreProblem } from '../storage/local-store.js';
+import type { BackupManifest, BackupType } from '../storage/manifest.js';
+import { type CopyLocation, type ListedBackup, findBackup, listSources } from './find-backup.js';
+import { retentionDatabaseKey } from './retention.js';
+import { openSources } from './sources.js';
 
 export interface ListOptions {
   dir?: string | undefined;
   type?: BackupType | undefined;
+  /** The bucket holding remote copies, when one is configured. */
+  remote?: RemoteSettings | undefined;
+  /** Only local or only remote copies (default: both). */
+  from?: CopyLocation | undefined;
+  /** Only this database's backups. */
+  database?: DatabaseTarget | undefined;
 }
 
-/** Complete backups, newest first, and what else the folder holds that is not a complete backup. */
-export async function listBackups(options: ListOptions = {}): Promise<{ backups: StoredBackup[]; problems: StoreProblem[] }> {
-  const store = new LocalBackupStore(path.resolve(options.dir ?? DEFAULT_BACKUP_DIR));
-  const { backups, problems } = await store.list();
-  return { backups: options.type ? backups.filter((b) => b.manifest.type === options.type) : backups, problems };
+/** Complete backups, newest first, with where their copies are, and what else the stores hold that is not one. */
+export async function listBackups(options: ListOptions = {}): Promise<{ backups: ListedBackup[]; problems: StoreProblem[] }> {
+  const { backups, problems } = await listSources(openSources(options), options.from);
+  const ofDatabase = databaseFilter(options.database);
+  return { backups: backups.filter((b) => (!options.type || b.manifest.type === options.type) && ofDatabase(b.manifest)), problems };
 }
 
-export async function showBackup(options: ListOptions & { ref: string }): Promise<StoredBackup> {
-  return findBackup(new LocalBackupStore(path.resolve(options.dir ?? DEFAULT_BACKUP_DIR)), options.ref, { type: options.type });
+/** One backup by id or `latest` (with `database`: that database's newest). */
+export async function showBackup(options: ListOptions & { ref: string }): Promise<ListedBackup> {
+  if (options.ref === 'latest' && options.database) {
+    const { backups } = await listBackups(options);
+    const newest = backups.find((b) => options.type || b.manifest.type !== 'pre-restore');
+    if (!newest) throw new UsageError(`No ${options.type ? `${options.type} ` : ''}backups of ${options.database.display}.`, 'Run `dbguard list` to see every backup.');
+    return newest;
+  }
+  return findBackup(openSources(options), options.ref, { type: options.type, from: options.from });
+}
+
+/** Matches manifests of `target`'s database (engine, host and name, as retention groups them); all when undefined. */
+export function databaseFilter(target: DatabaseTarget | undefined): (manifest: BackupManifest) => boolean {
+  if (!target) return () => true;
+  const engine = engineFor(target);
+  const key = retentionDatabaseKey({ engine: engine.kind, database: { ...engine.identity(), schema: null } });
+  return (manifest) => retentionDatabaseKey({ engine: manifest.engine, database: { ...manifest.database, schema: null } }) === key;
 }

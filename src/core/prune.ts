@@ -1,8 +1,9 @@
-import path from 'node:path';
-import { LocalBackupStore } from '../storage/local-store.js';
-import { DEFAULT_BACKUP_DIR } from './defaults.js';
-import type { BackupType } from '../storage/manifest.js';
+import type { RemoteSettings } from '../config/remote.js';
+import type { LocalBackupStore } from '../storage/local-store.js';
+import type { BackupType, StoredBackup } from '../storage/manifest.js';
+import type { S3BackupStore } from '../storage/s3-store.js';
 import { type RetentionDecision, type RetentionPolicies, decideRetention, resolveRetentionPolicies, toRetentionCandidate } from './retention.js';
+import { openSources } from './sources.js';
 
 export interface PruneOptions {
   dir?: string | undefined;
@@ -12,46 +13,83 @@ export interface PruneOptions {
   timeZone?: string | undefined;
   dryRun?: boolean | undefined;
   now?: (() => Date) | undefined;
+  /** The bucket: its copies are pruned by `remote.retention` (the local defaults when absent), separately. */
+  remote?: RemoteSettings | undefined;
+  /** Only this side (default: both). */
+  only?: 'local' | 'remote' | undefined;
+  /** Only backups whose manifest passes (e.g. one database's). */
+  filter?: ((backup: StoredBackup) => boolean) | undefined;
 }
 
-export interface PruneDecision extends RetentionDecision {
+export interface PruneDecision extends Omit<RetentionDecision, 'rule'> {
+  rule: RetentionDecision['rule'] | 'locked';
   type: BackupType;
   createdAt: string;
   size: number;
   file: string;
 }
 
-export interface PruneResult {
+export interface PruneOutcome {
   decisions: PruneDecision[];
   /** Ids actually deleted (none on a dry run). */
   deleted: string[];
   freedBytes: number;
 }
 
+export interface PruneResult extends PruneOutcome {
+  /** The bucket's copies, when a remote is configured. */
+  remote?: PruneOutcome | undefined;
+}
+
 /**
  * Applies the retention policies: every backup gets keep/delete and the rule that decided it. The safety rules
- * (newest good backup, failed latest attempt, recent migration backup, backups being restored) always win.
+ * (newest good backup, failed latest attempt, recent migration backup, backups being restored) always win, on each
+ * side; a remote object under Object Lock is never deleted before its date.
  */
 export async function prune(options: PruneOptions = {}): Promise<PruneResult> {
-  const store = new LocalBackupStore(path.resolve(options.dir ?? DEFAULT_BACKUP_DIR));
-  const { backups } = await store.list();
-  const attempts = await store.readAttempts();
+  const { local, remote } = openSources(options);
+  const now = (options.now ?? (() => new Date()))();
+  const empty: PruneOutcome = { decisions: [], deleted: [], freedBytes: 0 };
+  const localOutcome = options.only === 'remote' ? empty : await pruneStore(local, local, options.policies, now, options, 'local');
+  const remoteOutcome = remote && options.only !== 'local' ? await pruneStore(remote, local, options.remote?.retention ?? options.policies, now, options, 'remote') : undefined;
+  return { ...localOutcome, remote: remoteOutcome };
+}
+
+async function pruneStore(
+  store: LocalBackupStore | S3BackupStore,
+  bookkeeping: LocalBackupStore,
+  policies: RetentionPolicies | undefined,
+  now: Date,
+  options: PruneOptions,
+  scope: 'local' | 'remote',
+): Promise<PruneOutcome> {
+  const backups = (await store.list()).backups.filter((b) => !options.filter || options.filter(b));
+  const attempts = await bookkeeping.readAttempts(scope);
   const decisions = decideRetention(
     backups.map((b) => toRetentionCandidate(b.manifest)),
-    resolveRetentionPolicies(options.policies),
-    (options.now ?? (() => new Date()))(),
-    { inUse: await store.idsBeingRead(), lastAttempts: new Map(Object.entries(attempts)), timeZone: options.timeZone },
+    resolveRetentionPolicies(policies),
+    now,
+    { inUse: await bookkeeping.idsBeingRead(), lastAttempts: new Map(Object.entries(attempts)), timeZone: options.timeZone },
   );
   const byId = new Map(backups.map((b) => [b.manifest.id, b]));
-  const detailed = decisions.map((d) => {
+  const detailed = decisions.map((d): PruneDecision => {
     const stored = byId.get(d.id)!;
-    return { ...d, type: stored.manifest.type, createdAt: stored.manifest.createdAt, size: stored.manifest.size, file: stored.file };
+    const lockedUntil = scope === 'remote' ? stored.manifest.remote?.lockedUntil : undefined;
+    const locked = d.action === 'delete' && lockedUntil && Date.parse(lockedUntil) > now.getTime();
+    return {
+      ...d,
+      ...(locked ? { action: 'keep', rule: 'locked', reason: `locked until ${lockedUntil} (Object Lock)` } : {}),
+      type: stored.manifest.type,
+      createdAt: stored.manifest.createdAt,
+      size: stored.manifest.size,
+      file: scope === 'remote' ? (store as S3BackupStore).url(stored.file) : stored.file,
+    };
   });
   const deleted: string[] = [];
   let freedBytes = 0;
   if (!options.dryRun) {
     for (const decision of detailed.filter((d) => d.action === 'delete')) {
-      if ((await store.idsBeingRead()).has(decision.id)) continue; // a restore started meanwhile
+      if ((await bookkeeping.idsBeingRead()).has(decision.id)) continue; // a restore started meanwhile
       await store.remove(byId.get(decision.id)!);
       deleted.push(decision.id);
       freedBytes += decision.size;

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { DatabaseTarget } from '../config/database-url.js';
 import { checkerFor, engineFor } from '../engines/index.js';
 import type { DatabaseEngine, ProgressListener, RestoreSource, StagingOptions, TableCounts } from '../engines/types.js';
@@ -7,10 +6,12 @@ import type { Compression } from '../pipeline/compression.js';
 import { digestFile } from '../pipeline/digest.js';
 import type { DecryptionKeys, EncryptionKeys } from '../pipeline/encryption.js';
 import { assertDecryptable, plainSource } from './codec.js';
-import { LocalBackupStore } from '../storage/local-store.js';
+import type { LocalBackupStore } from '../storage/local-store.js';
+import type { RemoteSettings } from '../config/remote.js';
 import { backup } from './backup.js';
-import { DEFAULT_BACKUP_DIR } from './defaults.js';
-import { findBackup } from './find-backup.js';
+import { type CopyLocation, findBackup } from './find-backup.js';
+import { stageRemote } from './remote.js';
+import { openSources, requireRemote } from './sources.js';
 import { type BackupManifest, type BackupType, type StoredBackup, isExportFormat } from '../storage/manifest.js';
 import { retentionDatabaseKey } from './retention.js';
 import { compareTableCounts, resolveTableNames } from './table-counts.js';
@@ -61,6 +62,12 @@ export interface RestoreOptions {
   /** Bytes of the safety backup written so far. */
   onSafetyBackupProgress?: ProgressListener | undefined;
   engine?: DatabaseEngine | undefined;
+  /** The bucket, when one is configured: a backup found only there is downloaded (and verified) first. */
+  remote?: RemoteSettings | undefined;
+  /** Restore from this copy (default: the local one when there is one). */
+  from?: CopyLocation | undefined;
+  /** Bytes of a remote backup downloaded so far. */
+  onDownloadProgress?: ((bytes: number) => void) | undefined;
 }
 
 export type RestoreStep =
@@ -85,18 +92,25 @@ export interface RestoreResult {
  */
 export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const started = performance.now();
-  const store = new LocalBackupStore(path.resolve(options.dir ?? DEFAULT_BACKUP_DIR));
-  const stored = await findBackup(store, options.ref, { type: options.type });
-  if (isExportFormat(stored.manifest.format)) {
-    throw new UsageError(`${stored.manifest.id} is a personal-data export, not a backup of the database: it cannot be restored.`, 'Pick a backup with `dbguard list`.');
+  const sources = openSources(options);
+  const store = sources.local;
+  const found = await findBackup(sources, options.ref, { type: options.type, from: options.from });
+  if (isExportFormat(found.manifest.format)) {
+    throw new UsageError(`${found.manifest.id} is a personal-data export, not a backup of the database: it cannot be restored.`, 'Pick a backup with `dbguard list`.');
   }
   const engine = options.engine ?? engineFor(options.target);
   const databaseKey = retentionDatabaseKey({ engine: engine.kind, database: engine.identity() });
   return withDatabaseLock(store.root, databaseKey, 'restore', async () => {
-    const release = await store.markReading(stored.manifest.id);
+    const release = await store.markReading(found.manifest.id);
+    let staged: Awaited<ReturnType<typeof stageRemote>> | undefined;
     try {
-      return await restoreStored(store, stored, { ...options, engine }, started);
+      const useLocal = found.copies.local && options.from !== 'remote';
+      if (!useLocal) {
+        staged = await stageRemote(store, requireRemote(sources), found.copies.remote!, { signal: options.signal, onProgress: options.onDownloadProgress });
+      }
+      return await restoreStored(store, staged?.staged ?? found.copies.local!, { ...options, engine }, started);
     } finally {
+      await staged?.dispose();
       await release();
     }
   });

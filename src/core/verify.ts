@@ -1,14 +1,15 @@
-import path from 'node:path';
 import type { DatabaseTarget } from '../config/database-url.js';
 import { checkerFor, engineFor } from '../engines/index.js';
 import type { DatabaseEngine, RestoreSource } from '../engines/types.js';
-import { DbguardError, UsageError } from '../errors.js';
+import { DbguardError, RefusedError, UsageError } from '../errors.js';
 import { digestFile } from '../pipeline/digest.js';
 import type { DecryptionKeys } from '../pipeline/encryption.js';
 import { plainSource } from './codec.js';
-import { LocalBackupStore } from '../storage/local-store.js';
-import { DEFAULT_BACKUP_DIR } from './defaults.js';
-import { findBackup } from './find-backup.js';
+import type { RemoteSettings } from '../config/remote.js';
+import type { S3BackupStore } from '../storage/s3-store.js';
+import { type CopyLocation, type ListedBackup, findBackup, listSources } from './find-backup.js';
+import { remoteChecksum, stageRemote } from './remote.js';
+import { type BackupSources, openSources, requireRemote } from './sources.js';
 import { type BackupType, type StoredBackup, type Verification, isExportFormat } from '../storage/manifest.js';
 import { checkExportFile } from './export-check.js';
 import { compareTableCounts } from './table-counts.js';
@@ -30,33 +31,94 @@ export interface VerifyOptions {
   /** The server for a PostgreSQL restore test. */
   target?: DatabaseTarget | undefined;
   now?: (() => Date) | undefined;
+  /** The bucket, when one is configured: backups found only there are downloaded to a private folder and checked. */
+  remote?: RemoteSettings | undefined;
+  /** Check this copy (default: the local one when there is one). */
+  from?: CopyLocation | undefined;
+  /** Only re-read the remote copy and compare its sha256, keeping no file (`verify --remote`). */
+  remoteChecksumOnly?: boolean | undefined;
 }
 
 export interface VerifyResult {
   id: string;
+  /** The local file, or the remote object's URL. */
   file: string;
+  location: 'local' | 'remote';
   verification: Verification;
+  /** Recorded in the local manifest (a remote manifest is written once and never changed). */
+  recorded: boolean;
 }
 
 /** Verifies one backup, or every one with `ref: 'all'`, and records each result in its manifest. */
 export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult[]> {
-  const store = new LocalBackupStore(path.resolve(options.dir ?? DEFAULT_BACKUP_DIR));
-  let targets: StoredBackup[];
+  const sources = openSources(options);
+  const store = sources.local;
+  const from = options.remoteChecksumOnly ? 'remote' : options.from;
+  if (from === 'remote') requireRemote(sources);
+  let targets: ListedBackup[];
   if (options.ref === 'all') {
-    targets = (await store.list()).backups.filter((b) => !options.type || b.manifest.type === options.type);
-    if (targets.length === 0) throw new UsageError(`No backups to verify in ${store.root}.`);
+    targets = (await listSources(sources, from)).backups.filter((b) => !options.type || b.manifest.type === options.type);
+    if (targets.length === 0) throw new UsageError(`No backups to verify in ${from === 'remote' ? sources.remote!.display : store.root}.`);
   } else {
-    targets = [await findBackup(store, options.ref, { type: options.type })];
+    targets = [await findBackup(sources, options.ref, { type: options.type, from })];
   }
   const results: VerifyResult[] = [];
-  for (const stored of targets) {
-    const verification = await verifyOne(stored, options, await store.stagingDir());
+  for (const listed of targets) {
+    const local = from !== 'remote' ? listed.copies.local : undefined;
+    const remoteCopy = listed.copies.remote;
+    let verification: Verification;
+    if (local) verification = await verifyOne(local, options, await store.stagingDir());
+    else if (options.remoteChecksumOnly) verification = await verifyRemoteChecksum(sources.remote!, remoteCopy!, options.signal);
+    else verification = await verifyStaged(sources, remoteCopy!, options);
     options.signal?.throwIfAborted(); // an interrupted check proves nothing either way: record nothing
     const now = (options.now ?? (() => new Date()))();
-    await store.updateManifest(stored, { ...stored.manifest, verifiedAt: now.toISOString(), verification });
-    results.push({ id: stored.manifest.id, file: stored.file, verification });
+    if (local) await store.updateManifest(local, { ...local.manifest, verifiedAt: now.toISOString(), verification });
+    results.push({
+      id: listed.manifest.id,
+      file: local ? local.file : sources.remote!.url(remoteCopy!.file),
+      location: local ? 'local' : 'remote',
+      verification,
+      recorded: Boolean(local),
+    });
   }
   return results;
+}
+
+/** The remote copy's sha256, streamed; nothing is kept. */
+async function verifyRemoteChecksum(remote: S3BackupStore, stored: StoredBackup, signal: AbortSignal | undefined): Promise<Verification> {
+  const actual = await remoteChecksum(remote, stored, signal);
+  return checksumResult(stored.manifest, actual) ?? { ok: true, checksum: 'ok', readable: 'skipped', rowCounts: 'skipped', restoreTest: false, problems: [] };
+}
+
+/** The remote copy downloaded to the staging folder (checksum checked while it streams), then every local check. */
+async function verifyStaged(sources: BackupSources, stored: StoredBackup, options: VerifyOptions): Promise<Verification> {
+  let staged: Awaited<ReturnType<typeof stageRemote>>;
+  try {
+    staged = await stageRemote(sources.local, sources.remote!, stored, { signal: options.signal });
+  } catch (error) {
+    if (!(error instanceof RefusedError)) throw error;
+    return { ok: false, checksum: 'mismatch', readable: 'skipped', rowCounts: 'skipped', restoreTest: false, problems: [error.message] };
+  }
+  try {
+    return await verifyOne(staged.staged, options, await sources.local.stagingDir());
+  } finally {
+    await staged.dispose();
+  }
+}
+
+function checksumResult(manifest: StoredBackup['manifest'], actual: { sha256: string; size: number }): Verification | undefined {
+  if (actual.sha256 === manifest.sha256 && actual.size === manifest.size) return undefined;
+  return {
+    ok: false,
+    checksum: 'mismatch',
+    readable: 'skipped',
+    rowCounts: 'skipped',
+    restoreTest: false,
+    problems: [
+      `checksum mismatch: the file is ${actual.size} bytes with sha256 ${actual.sha256.slice(0, 16)}…, ` +
+        `the manifest says ${manifest.size} bytes with ${manifest.sha256.slice(0, 16)}…`,
+    ],
+  };
 }
 
 async function verifyOne(stored: StoredBackup, options: VerifyOptions, stagingDir: string): Promise<Verification> {
@@ -64,15 +126,8 @@ async function verifyOne(stored: StoredBackup, options: VerifyOptions, stagingDi
   const problems: string[] = [];
   const result: Verification = { ok: false, checksum: 'ok', readable: 'skipped', rowCounts: 'skipped', restoreTest: false, problems };
 
-  const actual = await digestFile(stored.file, undefined, options.signal);
-  if (actual.sha256 !== manifest.sha256 || actual.size !== manifest.size) {
-    result.checksum = 'mismatch';
-    problems.push(
-      `checksum mismatch: the file is ${actual.size} bytes with sha256 ${actual.sha256.slice(0, 16)}…, ` +
-        `the manifest says ${manifest.size} bytes with ${manifest.sha256.slice(0, 16)}…`,
-    );
-    return result; // the bytes are not the ones written: nothing else about them can be trusted
-  }
+  const mismatch = checksumResult(manifest, await digestFile(stored.file, undefined, options.signal));
+  if (mismatch) return mismatch; // the bytes are not the ones written: nothing else about them can be trusted
 
   if (manifest.encryption && !options.decrypt) {
     // The checksum covers the encrypted bytes, so it is checked without the key; the content needs it.

@@ -29,6 +29,9 @@ const MARKER = '.inprogress';
 const STATE_DIR = '.dbguard';
 const LEFTOVER = /\.(partial|scratch)$/;
 
+export type AttemptScope = 'local' | 'remote';
+const ATTEMPT_FILES: Record<AttemptScope, string> = { local: 'attempts.json', remote: 'remote-attempts.json' };
+
 /**
  * Backups in a local folder: `<root>/<type>/<id>.<ext>` with `<id>.json` beside it.
  * A backup exists for readers only once its manifest does, and the manifest is written last.
@@ -67,7 +70,7 @@ export class LocalBackupStore {
     await commitFile(reservation.partialPath, reservation.finalPath);
     await writeFileAtomic(reservation.manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
     await fs.rm(reservation.markerPath, { force: true });
-    return { manifest, file: reservation.finalPath, manifestPath: reservation.manifestPath };
+    return { manifest, file: reservation.finalPath, manifestPath: reservation.manifestPath, location: 'local' };
   }
 
   /** Removes everything a failed or cancelled backup wrote. */
@@ -86,18 +89,21 @@ export class LocalBackupStore {
     await fsyncDir(path.dirname(stored.file));
   }
 
-  /** Remembers the outcome of the latest backup attempt per database (retention stops after a failure). */
-  async recordAttempt(databaseKey: string, attempt: { at: string; ok: boolean; error?: string }): Promise<void> {
+  /**
+   * Remembers the outcome of the latest backup attempt per database (retention stops after a failure); `remote`
+   * keeps the attempts to put a backup in the bucket, which hold the remote retention.
+   */
+  async recordAttempt(databaseKey: string, attempt: { at: string; ok: boolean; error?: string }, scope: AttemptScope = 'local'): Promise<void> {
     if (!(await exists(this.root))) return; // no backups yet: nothing to protect, and nothing is written
-    const attempts = await this.readAttempts();
+    const attempts = await this.readAttempts(scope);
     attempts[databaseKey] = attempt;
     await ensurePrivateDir(path.join(this.root, STATE_DIR));
-    await writeFileAtomic(path.join(this.root, STATE_DIR, 'attempts.json'), `${JSON.stringify(attempts, null, 2)}\n`);
+    await writeFileAtomic(path.join(this.root, STATE_DIR, ATTEMPT_FILES[scope]), `${JSON.stringify(attempts, null, 2)}\n`);
   }
 
-  async readAttempts(): Promise<Record<string, { at: string; ok: boolean; error?: string }>> {
+  async readAttempts(scope: AttemptScope = 'local'): Promise<Record<string, { at: string; ok: boolean; error?: string }>> {
     try {
-      return JSON.parse(await fs.readFile(path.join(this.root, STATE_DIR, 'attempts.json'), 'utf8'));
+      return JSON.parse(await fs.readFile(path.join(this.root, STATE_DIR, ATTEMPT_FILES[scope]), 'utf8'));
     } catch {
       return {};
     }
@@ -157,7 +163,7 @@ export class LocalBackupStore {
             problems.push({ file: manifestPath, problem: `its data file ${manifest.fileName} is missing` });
             continue;
           }
-          backups.push({ manifest, file, manifestPath });
+          backups.push({ manifest, file, manifestPath, location: 'local' });
         } catch (error) {
           problems.push({ file: manifestPath, problem: `unreadable manifest (${describeParseError(error)})` });
         }

@@ -48,6 +48,17 @@ export const manifestSchema = z
     migration: z.object({ tool: z.string(), lastApplied: z.string().nullable(), pending: z.array(z.string()) }).optional(),
     /** Export backups: the subject's table (its key is personal data and stays inside the encrypted file). */
     subject: z.object({ table: z.string(), references: z.number().int().nonnegative() }).strict().optional(),
+    /** The copy in a bucket: its key, stored size and Object Lock (the remote manifest is written after it). */
+    remote: z
+      .object({
+        url: z.string(),
+        key: z.string(),
+        size: z.number().int().nonnegative(),
+        uploadedAt: z.iso.datetime(),
+        lockedUntil: z.iso.datetime().nullable(),
+      })
+      .strict()
+      .optional(),
     verifiedAt: z.iso.datetime().optional(),
     verification: verificationSchema.optional(),
   })
@@ -58,9 +69,11 @@ export type BackupManifest = z.infer<typeof manifestSchema>;
 /** A manifest as stored, plus where its files are. */
 export interface StoredBackup {
   manifest: BackupManifest;
-  /** Absolute path of the backup's data file. */
+  /** Local: the absolute path of the backup's data file. Remote: the data object's key in its bucket. */
   file: string;
+  /** Local: the manifest's path. Remote: the manifest object's key. */
   manifestPath: string;
+  location: 'local' | 'remote';
 }
 
 export function parseManifest(json: unknown): BackupManifest {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/config-file.js';
+import { type DbguardConfig, loadConfig } from '../../config/config-file.js';
+import { type RemoteSettings, resolveRemote } from '../../config/remote.js';
 import { locateDatabaseUrl, parseDatabaseUrl } from '../../config/database-url.js';
 import { resolveNamedDatabase } from '../../config/databases.js';
 import { DEFAULT_BACKUP_DIR } from '../../core/defaults.js';
@@ -47,8 +48,35 @@ export function registerConfig(program: Command, ctx: CliContext): void {
           }),
         ),
         notify: (config.notify ?? []).map((channel) => ({ type: channel.type, url: '(hidden)', on: 'on' in channel ? channel.on : undefined, databases: channel.databases })),
+        remote: describeRemoteConfig(ctx, config),
       };
       if (options.json) printJson(ctx, effective);
       else print(ctx, `# ${source ?? `no config file (defaults; backups in ./${DEFAULT_BACKUP_DIR})`}\n${JSON.stringify(effective, null, 2)}`);
     });
+}
+
+/** The bucket and how it is kept; the credentials only by where they come from, never their values. */
+function describeRemoteConfig(ctx: CliContext, config: DbguardConfig) {
+  let remote: RemoteSettings | undefined;
+  try {
+    remote = resolveRemote(config.remote, ctx.env);
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+  if (!remote) return null;
+  const credentials = ctx.env.AWS_ACCESS_KEY_ID
+    ? 'AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (hidden)'
+    : ctx.env.AWS_PROFILE
+      ? `AWS_PROFILE=${ctx.env.AWS_PROFILE}`
+      : "the AWS SDK's default chain (shared config, container or instance role)";
+  return {
+    url: `s3://${remote.bucket}${remote.prefix ? `/${remote.prefix}` : ''}`,
+    endpoint: remote.endpoint ?? 'AWS S3',
+    region: remote.region ?? ctx.env.AWS_REGION ?? 'us-east-1',
+    forcePathStyle: remote.forcePathStyle ?? false,
+    keepLocal: remote.keepLocal,
+    objectLock: remote.objectLock ?? null,
+    retention: remote.retention ? resolveRetentionPolicies(remote.retention) : 'the local policy',
+    credentials,
+  };
 }

@@ -4,11 +4,11 @@ import type { BackupType } from '../../storage/manifest.js';
 import { type RestorePlan, restore } from '../../core/restore.js';
 import { RefusedError, UsageError } from '../../errors.js';
 import { formatDate, formatDuration, tableSummary } from '../format.js';
-import { decryptionKeys } from '../keys.js';
+import { decryptionKeys, remoteSettings } from '../keys.js';
 import { confirmByTypingName } from '../prompt.js';
 import { createProgress, startElapsed } from '../progress.js';
 import { withCancellation } from '../signals.js';
-import { type CliContext, type CommonOptions, addDbOption, addDirOption, addJsonOption, backupDir, info, jobsOption, print, printJson, resolveDatabase, typeOption } from '../context.js';
+import { type CliContext, type CommonOptions, addDbOption, addDirOption, addJsonOption, backupDir, config, fromOption, info, jobsOption, print, printJson, resolveDatabase, typeOption } from '../context.js';
 import { totalRows } from '../../core/table-counts.js';
 
 interface RestoreCliOptions extends CommonOptions {
@@ -18,6 +18,7 @@ interface RestoreCliOptions extends CommonOptions {
   yes?: boolean;
   identity?: string;
   jobs?: number;
+  from?: 'local' | 'remote';
 }
 
 export function registerRestore(program: Command, ctx: CliContext): void {
@@ -30,7 +31,8 @@ export function registerRestore(program: Command, ctx: CliContext): void {
     .option('--table <name...>', 'PostgreSQL: replace only these tables\' rows')
     .addOption(jobsOption('PostgreSQL, into a new database (--to) only: parallel pg_restore jobs'))
     .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
-    .option('-i, --identity <file>', 'age identity file for an encrypted backup (default: $DBGUARD_AGE_IDENTITY_FILE)');
+    .option('-i, --identity <file>', 'age identity file for an encrypted backup (default: $DBGUARD_AGE_IDENTITY_FILE)')
+    .addOption(fromOption());
   addDbOption(command, 'the database to restore into (default: $DATABASE_URL, then DATABASE_URL in ./.env)');
   addDirOption(command);
   addJsonOption(command);
@@ -42,7 +44,7 @@ export function registerRestore(program: Command, ctx: CliContext): void {
   command.action(async (ref: string | undefined, options: RestoreCliOptions) => {
     const dir = backupDir(ctx, options);
     if (!ref) {
-      const { backups } = await listBackups({ dir, type: options.type });
+      const { backups } = await listBackups({ dir, type: options.type, remote: remoteSettings(ctx, config(ctx)), from: options.from });
       const choices = backups.slice(0, 10).map((b) => `  ${b.manifest.id}  (${b.manifest.type}, ${formatDate(b.manifest.createdAt)}, ${tableSummary(b.manifest)})`);
       throw new UsageError(
         backups.length > 0 ? `Which backup? The newest:\n${choices.join('\n')}` : `No backups in ${dir}.`,
@@ -55,6 +57,7 @@ export function registerRestore(program: Command, ctx: CliContext): void {
     const decryption = await decryptionKeys(ctx, options.identity);
     let restoring: { stop(ok?: boolean): void } | undefined;
     const safetyProgress = createProgress(ctx.stderr, 'Safety backup of the current database', !options.json);
+    const download = createProgress(ctx.stderr, 'Downloading from the bucket (checksum checked as it streams)', !options.json);
     const run = (signal: AbortSignal) =>
       restore({
         ref,
@@ -66,10 +69,14 @@ export function registerRestore(program: Command, ctx: CliContext): void {
         requiredTables: database.requiredTables,
         decryption,
         safetyBackup: database.backup,
+        remote: database.backup.remote,
+        from: options.from,
+        onDownloadProgress: (bytes) => download.update(bytes),
         confirm: (plan) => confirm(ctx, plan, options),
         signal,
         onSafetyBackupProgress: (bytes, detail) => safetyProgress.update(bytes, detail),
         onStep: (step) => {
+          if (step.step === 'verified') download.done();
           if (step.step === 'safety-backup') safetyProgress.done();
           if (options.json) return;
           if (step.step === 'verified') info(ctx, `Checksum and format of ${step.backup.id} verified.`);
@@ -82,6 +89,7 @@ export function registerRestore(program: Command, ctx: CliContext): void {
       }).then(
         (result) => (restoring?.stop(), result),
         (error: unknown) => {
+          download.done();
           safetyProgress.done();
           restoring?.stop(false);
           throw error;

@@ -3,9 +3,9 @@ import type { DatabaseTarget } from '../../config/database-url.js';
 import type { BackupType } from '../../storage/manifest.js';
 import { verifyBackup } from '../../core/verify.js';
 import { DbguardError, UsageError } from '../../errors.js';
-import { decryptionKeys } from '../keys.js';
+import { decryptionKeys, remoteSettings } from '../keys.js';
 import { withCancellation } from '../signals.js';
-import { type CliContext, type CommonOptions, addDbOption, addDirOption, addJsonOption, backupDir, jobsOption, print, printJson, resolveTarget, typeOption } from '../context.js';
+import { type CliContext, type CommonOptions, addDbOption, addDirOption, addJsonOption, backupDir, config, fromOption, jobsOption, print, printJson, resolveTarget, typeOption } from '../context.js';
 
 interface VerifyCliOptions extends CommonOptions {
   all?: boolean;
@@ -14,6 +14,8 @@ interface VerifyCliOptions extends CommonOptions {
   decrypt?: boolean;
   identity?: string;
   jobs?: number;
+  remote?: boolean;
+  from?: 'local' | 'remote';
 }
 
 export function registerVerify(program: Command, ctx: CliContext): void {
@@ -26,7 +28,9 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     .addOption(jobsOption('with --restore-test: parallel pg_restore jobs'))
     .option('--decrypt', 'encrypted backups: also decrypt and check the content (needs --identity or DBGUARD_PASSPHRASE)')
     .option('-i, --identity <file>', 'age identity file (default: $DBGUARD_AGE_IDENTITY_FILE)')
-    .addOption(typeOption('only backups of this type'));
+    .addOption(typeOption('only backups of this type'))
+    .option('--remote', 'only re-read the remote copy and compare its sha256 (nothing is downloaded to disk)')
+    .addOption(fromOption());
   addDbOption(command);
   addDirOption(command);
   addJsonOption(command);
@@ -34,6 +38,8 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     if (!ref && !options.all) throw new UsageError('Say which backup to verify: an id, `latest`, or --all.');
     if (ref && options.all) throw new UsageError('Give either a backup id or --all, not both.');
     if (options.jobs !== undefined && !options.restoreTest) throw new UsageError('--jobs applies to --restore-test only.');
+    if (options.remote && (options.restoreTest || options.decrypt)) throw new UsageError('--remote checks the checksum only; for full checks of the remote copy use --from remote.');
+    const remote = remoteSettings(ctx, config(ctx));
     const target: DatabaseTarget | undefined = options.restoreTest ? resolveTarget(ctx, options) : undefined;
     const decryption = options.decrypt || options.restoreTest ? await decryptionKeys(ctx, options.identity) : undefined;
     const run = (signal: AbortSignal) =>
@@ -46,6 +52,9 @@ export function registerVerify(program: Command, ctx: CliContext): void {
         decryption,
         target,
         jobs: options.jobs,
+        remote,
+        from: options.from,
+        remoteChecksumOnly: options.remote,
         signal,
       });
     const results = await withCancellation(run, 'nothing was recorded, and a scratch database was dropped');
@@ -53,10 +62,12 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     if (options.json) {
       printJson(ctx, options.all ? results : results[0]);
     } else {
-      for (const { id, verification: v } of results) {
-        const checks = [`checksum ${v.checksum}`, `readable ${v.readable}`, `row counts ${v.rowCounts}`];
+      for (const { id, verification: v, location } of results) {
+        const checks = [`${location === 'remote' ? 'remote ' : ''}checksum ${v.checksum}`, `readable ${v.readable}`, `row counts ${v.rowCounts}`];
         if (v.restoreTest) checks.push('restore test done');
-        if (v.readable === 'skipped' && v.checksum === 'ok') checks.push('content not checked: encrypted (use --decrypt)');
+        if (v.readable === 'skipped' && v.checksum === 'ok') {
+          checks.push(options.remote ? 'content not checked (use --from remote for every check)' : 'content not checked: encrypted (use --decrypt)');
+        }
         print(ctx, `${v.ok ? 'OK    ' : 'FAILED'} ${id}: ${checks.join(', ')}`);
         for (const problem of v.problems) print(ctx, `         ${problem}`);
       }
