@@ -137,6 +137,10 @@ describe('remote storage (S3)', () => {
     expect(taken.code, taken.stderr).toBe(0);
     expect(parseJson<Manifest>(taken).where).toBe('remote');
     expect(bucketKeys(prefix)).toHaveLength(2);
+    // Nothing is local, so freshness is judged from the bucket.
+    const status = await runCli(['status', '--json'], { cwd, env: { ...env, DATABASE_URL: file } });
+    expect(status.code, status.stdout + status.stderr).toBe(0);
+    expect(JSON.stringify(JSON.parse(status.stdout))).toContain(parseJson<Manifest>(taken).id);
   });
 
   it('a corrupted remote copy is refused before anything is touched (exit 3), and verify --remote reports it', async () => {

@@ -3,6 +3,8 @@ import type { NamedDatabase } from '../config/databases.js';
 import { nextRun } from '../config/schedule.js';
 import { engineFor } from '../engines/index.js';
 import { LocalBackupStore } from '../storage/local-store.js';
+import { listSources } from './find-backup.js';
+import { openSources } from './sources.js';
 import type { BackupType, StoredBackup } from '../storage/manifest.js';
 import { DEFAULT_BACKUP_DIR } from './defaults.js';
 import { retentionDatabaseKey } from './retention.js';
@@ -51,12 +53,24 @@ export async function backupStatus(options: StatusOptions): Promise<DatabaseStat
   const now = (options.now ?? (() => new Date()))();
   const { backups } = await store.list();
   const attempts = await store.readAttempts();
-  return options.databases.map((database) => {
-    const engine = engineFor(database.target);
-    const key = retentionDatabaseKey({ engine: engine.kind, database: engine.identity() });
-    const own = backups.filter((b) => retentionDatabaseKey(b.manifest) === key);
-    return statusOf(database, engine.kind, own, attempts[key] ?? null, now);
-  });
+  return Promise.all(
+    options.databases.map(async (database) => {
+      const engine = engineFor(database.target);
+      const key = retentionDatabaseKey({ engine: engine.kind, database: engine.identity() });
+      const all = remoteOnly(database) ? await backupsWherever(store.root, database) : backups;
+      const own = all.filter((b) => retentionDatabaseKey(b.manifest) === key);
+      return statusOf(database, engine.kind, own, attempts[key] ?? null, now);
+    }),
+  );
+}
+
+/** A database whose backups go straight to the bucket has nothing local to judge its freshness by. */
+function remoteOnly(database: Pick<NamedDatabase, 'backup'>): boolean {
+  return database.backup.remote?.keepLocal === false;
+}
+
+async function backupsWherever(dir: string, database: Pick<NamedDatabase, 'backup'>): Promise<StoredBackup[]> {
+  return (await listSources(openSources({ dir, remote: database.backup.remote }))).backups;
 }
 
 function statusOf(
@@ -125,11 +139,11 @@ export function formatAge(ms: number): string {
   return `${Math.floor(seconds / size)}${unit}${next && rest > 0 ? ` ${rest}${next[0]}` : ''}`;
 }
 
-/** The newest backup of `target`'s database (export backups excluded), or null. */
-export async function newestBackupOf(options: { dir?: string | undefined; target: NamedDatabase['target'] }): Promise<StoredBackup | null> {
+/** The newest backup of `target`'s database (export backups excluded; in the bucket too when nothing is kept locally), or null. */
+export async function newestBackupOf(options: { dir?: string | undefined; target: NamedDatabase['target']; backup?: NamedDatabase['backup'] | undefined }): Promise<StoredBackup | null> {
   const store = new LocalBackupStore(path.resolve(options.dir ?? DEFAULT_BACKUP_DIR));
   const engine = engineFor(options.target);
   const key = retentionDatabaseKey({ engine: engine.kind, database: engine.identity() });
-  const { backups } = await store.list();
+  const backups = options.backup && remoteOnly({ backup: options.backup }) ? await backupsWherever(store.root, { backup: options.backup }) : (await store.list()).backups;
   return backups.find((b) => b.manifest.type !== 'export' && retentionDatabaseKey(b.manifest) === key) ?? null;
 }

@@ -167,7 +167,7 @@ export class Scheduler {
         encryption,
         retention,
         sizeWarningBytes,
-        ...(database.backup.remote !== undefined ? { remote: database.backup.remote } : {}),
+        remote: database.backup.remote,
         signal,
         onWarning: (message) => log('warn', 'backup.warning', { database: name, message }),
       });
@@ -201,7 +201,7 @@ export class Scheduler {
   private async verify(database: NamedDatabase, signal: AbortSignal): Promise<void> {
     const { log, dir } = this.options;
     const name = database.name;
-    const newest = await newestBackupOf({ dir, target: database.target });
+    const newest = await newestBackupOf({ dir, target: database.target, backup: database.backup });
     if (!newest) {
       log('warn', 'verify.skipped', { database: name, reason: 'no backup to verify yet' });
       return;
@@ -217,6 +217,7 @@ export class Scheduler {
         decrypt: this.options.decryption !== undefined,
         decryption: this.options.decryption,
         target: database.target,
+        remote: database.backup.remote,
         signal,
       });
       problems = result!.verification.ok ? [] : result!.verification.problems;

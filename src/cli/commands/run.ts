@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { type DatabaseTarget } from '../../config/database-url.js';
-import { backup } from '../../core/backup.js';
+import { RemoteCopyError, backup } from '../../core/backup.js';
 import { guardedRun, type RunEvent } from '../../guard/run.js';
 import type { Classification } from '../../guard/types.js';
 import { configuredBackupOptions } from '../../config/databases.js';
@@ -68,6 +68,11 @@ async function takeBackup(ctx: CliContext, dir: string, target: DatabaseTarget, 
     description: 'taken by dbguard run',
     ...configuredBackupOptions(config(ctx), ctx.env),
     onWarning: (message) => info(ctx, `warning: ${message}`),
+  }).catch((error: unknown) => {
+    // The undo is on this machine: a copy to the bucket that failed must not stop the command.
+    if (!(error instanceof RemoteCopyError)) throw error;
+    info(ctx, `warning: ${error.message}`);
+    return error.backup;
   });
   return { id: result.manifest.id, file: result.file };
 }
