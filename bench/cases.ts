@@ -78,11 +78,11 @@ const MB = 1024 * 1024;
 const WRITER = fileURLToPath(new URL('./sqlite-writer.mjs', import.meta.url));
 const RSS_FILE = (ctx: Context) => path.join(ctx.work, 'rss');
 
-function dbguard(ctx: Context, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Sample> {
+function dbguard(ctx: Context, args: string[], env: NodeJS.ProcessEnv = {}, extra: { cwd?: string; input?: string } = {}): Promise<Sample> {
   // The caller's DATABASE_URL and DBGUARD_* settings (keys, compression) must not change what is measured.
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL' && !k.startsWith('DBGUARD_')));
   if (ctx.pg) base.DBGUARD_PG_BINDIR = ctx.pg.bin;
-  return runDbguard(ctx.cli, args, { env: { ...base, ...env }, cwd: ctx.work, rssFile: RSS_FILE(ctx) });
+  return runDbguard(ctx.cli, args, { env: { ...base, ...env }, cwd: extra.cwd ?? ctx.work, rssFile: RSS_FILE(ctx), input: extra.input });
 }
 
 function raw(ctx: Context, command: string, timeoutMs?: number): Promise<Sample> {
@@ -597,9 +597,42 @@ const serveIdleCase: Case = {
   },
 };
 
+/** The agent hook runs before every shell command an AI agent types: its whole process is the cost. */
+const guardHookCase: Case = {
+  name: 'guard-hook',
+  needs: 'none',
+  async run(ctx) {
+    const project = path.join(ctx.work, 'hook-project');
+    mkdirSync(project, { recursive: true });
+    writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'app', scripts: { build: 'tsc -b', 'db:reset': 'prisma migrate reset --force', 'db:fresh': 'npm run db:reset && npm run seed' } }));
+    const event = (command: string) => JSON.stringify({ session_id: 's', hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command }, cwd: project });
+    const hook = (label: string, command: string): Variant => ({ label, tool: 'dbguard', run: () => dbguard(ctx, ['guard', 'hook', 'claude'], {}, { cwd: project, input: event(command) }) });
+    const ms = await measure({ ...ctx, runs: Math.max(ctx.runs, 20) }, [
+      { label: 'node -e 0', tool: 'raw', run: () => raw(ctx, `${sh(process.execPath)} -e 0`) },
+      hook('hook claude: ls -la', 'ls -la'),
+      hook('hook claude: psql -c "DELETE ... WHERE"', `psql -d app -c "DELETE FROM users WHERE id = 3"`),
+      hook('hook claude: npm run db:fresh', 'npm run db:fresh'),
+      { label: 'guard check -- git status', tool: 'dbguard', run: () => dbguard(ctx, ['guard', 'check', '--', 'git status'], {}, { cwd: project }) },
+    ]);
+    const budget = (label: string, ms100: number) => {
+      const m = ms.find((x) => x.label === label)!;
+      return `${label}: median ${(m.median * 1000).toFixed(0)} ms, fastest ${(Math.min(...m.seconds) * 1000).toFixed(0)} ms (budget ${ms100} ms)`;
+    };
+    const notes = [
+      budget('hook claude: ls -la', 100),
+      budget('guard check -- git status', 100),
+      budget('hook claude: psql -c "DELETE ... WHERE"', 150),
+      budget('hook claude: npm run db:fresh', 150),
+    ];
+    const ratios = ms.filter((m) => m.tool === 'dbguard').map((m) => ratio(ms, m.label, 'node -e 0'));
+    return { name: 'guard-hook', title: 'Guard hook and check: one process per shell command an agent runs', inputMB: 0, measurements: ms, ratios, notes };
+  },
+};
+
 export const CASES: Case[] = [
   startupCase,
   serveIdleCase,
+  guardHookCase,
   pgBackupCase('pg-backup', 'PostgreSQL backup, pg_dump default compression (gzip 6 inside the archive)', 'dbguard backup', [], 'pg_dump -Fc -f file', (ctx, out) => `${tool(ctx, 'pg_dump')} -Fc -f ${out} ${BENCH_DB}`),
   pgBackupCase('pg-backup-zstd', 'PostgreSQL backup, zstd level 3 instead of pg_dump compression', 'dbguard backup --compress zstd', ['--compress', 'zstd'], 'pg_dump -Fc -Z0 | zstd -3', (ctx, out) => `${tool(ctx, 'pg_dump')} -Fc -Z0 ${BENCH_DB} | zstd -3 -T1 -q -o ${out} && sync ${out}`),
   pgBackupCase('pg-backup-age', 'PostgreSQL backup encrypted with age (default compression)', 'dbguard backup (age)', [], 'pg_dump -Fc | age -r', (ctx, out) => `${tool(ctx, 'pg_dump')} -Fc ${BENCH_DB} | age -r ${ctx.age.recipient} -o ${out} && sync ${out}`, true),

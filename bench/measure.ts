@@ -34,6 +34,8 @@ interface RunOptions {
   timeoutMs?: number;
   /** A scratch file the peak RSS is written to. */
   rssFile: string;
+  /** Written to the child's standard input (closed right after); none by default. */
+  input?: string;
 }
 
 /** `node <cli> args`; the hook writes the node process's own peak RSS (worker threads included, children not). */
@@ -54,8 +56,9 @@ function timed(command: string, args: string[], options: RunOptions, rss: 'kilob
   return new Promise((resolve, reject) => {
     const started = performance.now();
     // Its own process group, so a timeout ends the whole pipeline (an orphan would keep the pipes open).
-    const child = spawn(command, args, { env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(command, args, { env: options.env, cwd: options.cwd, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: true });
     running.add(child);
+    if (options.input !== undefined) child.stdin!.end(options.input);
     let stdout = '';
     let stderr = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -40,8 +40,8 @@ export {
 export { backupStatus, type DatabaseStatus, type StatusOptions, type BackupSummary } from './core/status.js';
 export {
   classifyCommand,
-  claudePreToolUse,
-  claudeHookAnswer,
+  answerHook,
+  AGENT_HOOKS,
   guardedRun,
   scanText,
   scanStaged,
@@ -50,6 +50,8 @@ export {
   readAudit,
   GUARDED_TOOLS,
   type ClassifyOptions,
+  type AgentHook,
+  type HookAnswer,
   type Classification,
   type Reason,
   type Verdict,

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
-import pc from 'picocolors';
+import type { Command } from 'commander';
 import { DbguardError, ExitCode } from '../errors.js';
 import { DBGUARD_VERSION } from '../version.js';
 import type { CliContext } from './context.js';
@@ -35,6 +34,7 @@ const COMMANDS: Array<[names: string[], load: () => Promise<Register>]> = [
 ];
 
 export async function buildProgram(ctx: CliContext, argv: string[]): Promise<Command> {
+  const { Command } = await import('commander');
   const program = new Command('dbguard')
     .description('Backups you can trust and restores that cannot make things worse, for PostgreSQL and SQLite.')
     .version(DBGUARD_VERSION)
@@ -56,6 +56,8 @@ export async function buildProgram(ctx: CliContext, argv: string[]): Promise<Com
 /** Runs the CLI and returns its exit code; every error is rendered here and nowhere else. */
 export async function run(argv: string[], ctx: CliContext): Promise<number> {
   const program = await buildProgram(ctx, argv);
+  const { CommanderError } = await import('commander');
+  const { default: pc } = await import('picocolors');
   try {
     await program.parseAsync(argv, { from: 'user' });
     return ExitCode.ok;
@@ -84,4 +86,7 @@ const ctx: CliContext = {
   stderr: process.stderr,
   interactive: process.stdin.isTTY === true && process.stderr.isTTY === true,
 };
-process.exitCode = await run(process.argv.slice(2), ctx);
+const argv = process.argv.slice(2);
+// The guard's hook and check run before every command an AI agent types: they skip commander (see guard-fast.ts).
+const fast = argv[0] === 'guard' ? await (await import('./guard-fast.js')).guardFastPath(argv, ctx) : undefined;
+process.exitCode = fast ?? (await run(argv, ctx));

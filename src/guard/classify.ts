@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type ResolveContext, type Resolved, resolveCommand } from './resolve.js';
 import { GUARDED_TOOLS, type InspectContext, evaluate } from './rules.js';
-import { loadShellParser, parseShell } from './shell.js';
-import { inspectSql, loadSqlParser } from './sql.js';
+import type { Parser } from 'web-tree-sitter';
+import { ShellParserNotLoaded, loadShellParser, parseShell } from './shell.js';
+import { SqlParserNotLoaded, inspectSql, loadSqlParser } from './sql.js';
 import { type Classification, type Finding, type ReadFile, type Reason, VERDICTS, type Verdict, worstVerdict } from './types.js';
 
 export interface ClassifyOptions {
@@ -22,11 +23,23 @@ export const readTextFile: ReadFile = (file) => {
 };
 
 const MENTIONS = new RegExp(`(^|[^\\w-])(${[...GUARDED_TOOLS, 'drop', 'truncate', 'delete'].map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})(?![\\w-])`, 'i');
+const MAY_CARRY_SQL = /psql|sqlite|mysql|mariadb|prisma|\.sql|select|insert|update|delete|drop|truncate|alter|create/i;
 const CONSENT_LIKE = /CONSENT|APPROV|ALLOW|FORCE|DANGER|DBGUARD/i;
 
 /** Classifies one shell command line: the most severe verdict over every command it would run, with reasons. */
 export async function classifyCommand(line: string, options: ClassifyOptions): Promise<Classification> {
-  const [parser] = await Promise.all([loadShellParser(), loadSqlParser()]);
+  try {
+    return await classifyWith(undefined, line, options);
+  } catch (error) {
+    if (!(error instanceof ShellParserNotLoaded)) throw error;
+    // Both WebAssembly parsers compile on background threads: when SQL is likely, they load side by side.
+    if (MAY_CARRY_SQL.test(line)) loadSqlParser().catch(() => undefined);
+    return classifyWith(await loadShellParser(), line, options);
+  }
+}
+
+/** Without a parser, plain lines (and the scripts they run) are read without one; see parseShell. */
+async function classifyWith(parser: Parser | undefined, line: string, options: ClassifyOptions): Promise<Classification> {
   const readFile = options.readFile ?? readTextFile;
   const written = new Map<string, string>();
   const ctx: ResolveContext = { parser, readFile: (file) => written.get(file) ?? readFile(file), written, unparsed: [] };
@@ -35,14 +48,27 @@ export async function classifyCommand(line: string, options: ClassifyOptions): P
   if (!top.complete) ctx.unparsed.push({ display: oneLine(line), text: line });
 
   const found: Array<Finding & { command: string }> = [];
+  const checked: string[] = [];
   for (const resolved of top.commands.flatMap((c) => resolveCommand(c, ctx))) {
-    for (const finding of adjust(evaluate(resolved, sqlInspector(ctx, resolved.cwd)), resolved)) found.push({ ...finding, command: redact(resolved.display) });
+    checked.push(redact(resolved.display));
+    for (const finding of adjust(await evaluateWithSql(resolved, ctx), resolved)) found.push({ ...finding, command: redact(resolved.display) });
   }
   for (const { display, text } of ctx.unparsed) {
     const word = MENTIONS.exec(text)?.[2];
     if (word) found.push({ rule: 'shell-unparseable', verdict: 'block', command: redact(display), message: `could not parse this shell command and it mentions \`${word}\`, so it is treated as destructive` });
   }
-  return summarize(found);
+  return { ...summarize(found), checked: [...new Set(checked)] };
+}
+
+/** The SQL parser (a 1.7 MB WebAssembly module) is loaded only for the first command that carries SQL. */
+async function evaluateWithSql(resolved: Resolved, ctx: ResolveContext): Promise<Finding[]> {
+  try {
+    return evaluate(resolved, sqlInspector(ctx, resolved.cwd));
+  } catch (error) {
+    if (!(error instanceof SqlParserNotLoaded)) throw error;
+    await loadSqlParser();
+    return evaluate(resolved, sqlInspector(ctx, resolved.cwd));
+  }
 }
 
 function summarize(found: Array<Finding & { command: string }>): Classification {

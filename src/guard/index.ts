@@ -1,5 +1,6 @@
 export { classifyCommand, readTextFile, type ClassifyOptions } from './classify.js';
-export { claudeHookAnswer, claudePreToolUse, type ClaudeHookOutput, type Classify } from './claude-hook.js';
+export { answerHook, explain, type AgentHook, type Classify, type HookAnswer } from './agent-hook.js';
+export { AGENT_HOOKS, AGENTS, HOOK_SETTINGS } from './agents.js';
 export { TOOL_RULES, GUARDED_TOOLS, type ToolRule } from './rules.js';
 export { type Classification, type Reason, type Verdict, type ReadFile, moreSevere, worstVerdict } from './types.js';
 export { guardedRun, executeCommand, type GuardedRunOptions, type GuardedRunResult, type RunEvent } from './run.js';

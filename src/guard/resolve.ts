@@ -16,7 +16,8 @@ export interface Resolved extends Invocation {
 }
 
 export interface ResolveContext {
-  parser: Parser;
+  /** Undefined until a line needs it (see {@link parseShell}). */
+  parser: Parser | undefined;
   readFile: ReadFile;
   /** Files written earlier on the line from visible text. */
   written: Map<string, string>;

@@ -1,6 +1,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
+import { HOOK_SETTINGS } from './agents.js';
 import { type Change, readPackageJson, writeAtomic, writePackageJson } from './project-files.js';
 
 /** The npm scripts `dbguard init` adds; a user's own script of the same name is kept. */
@@ -10,8 +11,6 @@ export const NPM_SCRIPTS: Readonly<Record<string, string>> = {
   'db:backups': 'dbguard list',
   'migrate:safe': 'dbguard migrate --name',
 };
-
-export const CLAUDE_HOOK_COMMAND = 'npx dbguard guard hook claude';
 
 export async function addNpmScripts(dir: string): Promise<Change[]> {
   const pkg = await readPackageJson(dir);
@@ -68,28 +67,36 @@ export async function ignoreBackups(projectDir: string, backupsDir: string): Pro
   return changes;
 }
 
-interface ClaudeHookEntry {
-  matcher?: string;
-  hooks?: Array<{ type?: string; command?: string }>;
+/** The command an agent's hook runs: the project's own dbguard when it is installed there, else `npx dbguard`. */
+export function hookCommand(dir: string, agent: string): string {
+  const projectDir = HOOK_SETTINGS[agent]?.projectDir;
+  const local = projectDir !== undefined && existsSync(path.join(dir, 'node_modules', '.bin', 'dbguard'));
+  return `${local ? `${projectDir}/node_modules/.bin/dbguard` : 'npx dbguard'} guard hook ${agent}`;
 }
 
-/** Adds dbguard's PreToolUse hook for Bash to `.claude/settings.json`, keeping everything else there. */
-export async function installClaudeHook(dir: string): Promise<Change[]> {
-  const file = path.join(dir, '.claude', 'settings.json');
+/** Adds dbguard's hook for an AI coding agent to the agent's settings file, keeping everything else there. */
+export async function installAgentHook(dir: string, agent: string): Promise<Change[]> {
+  const settingsFormat = HOOK_SETTINGS[agent];
+  if (!settingsFormat) throw new UsageError(`Unknown agent "${agent}".`, `Supported: ${Object.keys(HOOK_SETTINGS).join(', ')}.`);
+  const { file: relative, event, version, entry } = settingsFormat;
+  const file = path.join(dir, relative);
   const exists = existsSync(file);
   let settings: Record<string, unknown> = {};
   if (exists) {
     try {
       settings = JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, unknown>;
     } catch (error) {
-      throw new UsageError(`${file} is not valid JSON (${(error as Error).message}); it was not changed.`, 'Fix it, then run `dbguard init --agent claude` again.');
+      throw new UsageError(`${file} is not valid JSON (${(error as Error).message}); it was not changed.`, `Fix it, then run \`dbguard init --agent ${agent}\` again.`);
     }
+    if (settings === null || typeof settings !== 'object' || Array.isArray(settings)) throw new UsageError(`${file} does not hold a JSON object; it was not changed.`);
   }
-  const hooks = (settings.hooks ?? {}) as Record<string, unknown>;
-  const preToolUse = Array.isArray(hooks.PreToolUse) ? (hooks.PreToolUse as ClaudeHookEntry[]) : [];
-  if (preToolUse.some((entry) => entry.hooks?.some((h) => h.command?.includes('dbguard guard hook claude')))) return [];
-  preToolUse.push({ matcher: 'Bash', hooks: [{ type: 'command', command: CLAUDE_HOOK_COMMAND }] });
-  settings.hooks = { ...hooks, PreToolUse: preToolUse };
+  const hooks = settings.hooks !== null && typeof settings.hooks === 'object' && !Array.isArray(settings.hooks) ? (settings.hooks as Record<string, unknown>) : {};
+  const entries = Array.isArray(hooks[event]) ? (hooks[event] as unknown[]) : [];
+  if (entries.some((e) => JSON.stringify(e).includes(`dbguard guard hook ${agent}`))) return [];
+  const command = hookCommand(dir, agent);
+  entries.push(entry(command));
+  settings = { ...(version !== undefined && settings.version === undefined ? { version } : {}), ...settings, hooks: { ...hooks, [event]: entries } };
   await writeAtomic(file, `${JSON.stringify(settings, null, 2)}\n`);
-  return [{ file: '.claude/settings.json', action: exists ? 'updated' : 'created', detail: `PreToolUse hook for Bash: ${CLAUDE_HOOK_COMMAND}` }];
+  const note = command.startsWith('npx') ? ' (install dbguard in this project for a hook without npx start-up time)' : '';
+  return [{ file: relative, action: exists ? 'updated' : 'created', detail: `${event} hook: ${command}${note}` }];
 }

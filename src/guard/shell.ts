@@ -1,6 +1,7 @@
+import './wasm.js';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { Language, type Node, Parser } from 'web-tree-sitter';
+import type { Node, Parser } from 'web-tree-sitter';
 import type { ReadFile } from './types.js';
 
 /*
@@ -38,6 +39,7 @@ let loading: Promise<Parser> | undefined;
 
 export function loadShellParser(): Promise<Parser> {
   loading ??= (async () => {
+    const { Language, Parser } = await import('web-tree-sitter');
     await Parser.init();
     const wasm = createRequire(import.meta.url).resolve('tree-sitter-bash/tree-sitter-bash.wasm');
     const parser = new Parser();
@@ -47,7 +49,33 @@ export function loadShellParser(): Promise<Parser> {
   return loading;
 }
 
-export function parseShell(parser: Parser, line: string, options: { cwd: string; stdin?: StdinSource[]; readFile?: ReadFile }): ParsedShell {
+/** Thrown by {@link parseShell} without a parser for a line that needs one: the caller loads it and starts again. */
+export class ShellParserNotLoaded extends Error {}
+
+/**
+ * Words made only of these characters are passed by the shell exactly as written: no quoting, expansion, glob,
+ * tilde, comment, redirection or operator. A line of such words separated by spaces is one simple command.
+ */
+const PLAIN_LINE = /^ *[A-Za-z0-9_@%+:,./-]+( +[A-Za-z0-9_@%+=:,./-]+)* *$/;
+const RESERVED_WORDS = new Set(['if', 'then', 'else', 'elif', 'fi', 'case', 'esac', 'for', 'select', 'while', 'until', 'do', 'done', 'in', 'function', 'time', 'coproc']);
+
+/**
+ * `ls -la`, `git status`, `npm test`: a line of plain words is split on spaces, which is what the shell does with
+ * it, without loading the tree-sitter parser (its first parse costs more than the rest of a hook). Anything else
+ * gets undefined and goes through the real parser.
+ */
+function plainCommand(line: string, cwd: string, stdin: StdinSource[]): ShellCommand | undefined {
+  if (!PLAIN_LINE.test(line)) return undefined;
+  const argv = line.trim().split(/ +/);
+  if (RESERVED_WORDS.has(argv[0]!)) return undefined;
+  return { argv, env: {}, text: line.trim(), cwd, stdin };
+}
+
+/** The commands of a shell line. `parser` may be left out: plain lines need none, others throw {@link ShellParserNotLoaded}. */
+export function parseShell(parser: Parser | undefined, line: string, options: { cwd: string; stdin?: StdinSource[]; readFile?: ReadFile }): ParsedShell {
+  const plain = plainCommand(line, options.cwd, options.stdin ?? []);
+  if (plain) return { commands: [plain], complete: true, writtenFiles: new Map() };
+  if (!parser) throw new ShellParserNotLoaded('the shell parser is not loaded');
   const tree = parser.parse(line);
   if (!tree) return { commands: [], complete: false, writtenFiles: new Map() };
   try {

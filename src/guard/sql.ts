@@ -1,4 +1,4 @@
-import { loadModule, parseSync, scanSync } from 'libpg-query';
+import './wasm.js';
 import type { Finding, Verdict } from './types.js';
 
 /*
@@ -7,12 +7,23 @@ import type { Finding, Verdict } from './types.js';
  * quotes. A statement it still cannot parse is judged by its keywords, conservatively.
  */
 
+type LibpgQuery = typeof import('libpg-query');
+
 let loading: Promise<void> | undefined;
+/** Set once the parser is ready: imported on first use, as most shell commands carry no SQL. */
+let pg: Pick<LibpgQuery, 'parseSync' | 'scanSync'> | undefined;
 
 export function loadSqlParser(): Promise<void> {
-  loading ??= loadModule();
+  loading ??= (async () => {
+    const module = await import('libpg-query');
+    await module.loadModule();
+    pg = module;
+  })();
   return loading;
 }
+
+/** Thrown by {@link inspectSql} before {@link loadSqlParser} has finished: the caller loads it and asks again. */
+export class SqlParserNotLoaded extends Error {}
 
 type AstNode = Record<string, unknown>;
 type NodeRule = (node: AstNode) => { rule: string; verdict: Verdict; what: string } | undefined;
@@ -50,6 +61,7 @@ const SCHEMA_KEYWORDS = ['ALTER', 'CREATE', 'RENAME', 'REPLACE', 'UPDATE'];
 export function inspectSql(sql: string): Finding[] {
   const text = stripClientCommands(sql);
   if (text.trim() === '') return [];
+  if (!pg) throw new SqlParserNotLoaded('the SQL parser is not loaded');
   const whole = tryParse(text) ?? tryParse(text.replace(/`/g, '"'));
   if (whole) return summarize(whole.flatMap((s) => statementFindings(s, text)));
   return summarize(splitStatements(text).flatMap((chunk) => {
@@ -71,7 +83,7 @@ interface RawStatement {
 
 function tryParse(sql: string): RawStatement[] | undefined {
   try {
-    return (parseSync(sql) as { stmts?: RawStatement[] }).stmts ?? [];
+    return (pg!.parseSync(sql) as { stmts?: RawStatement[] }).stmts ?? [];
   } catch {
     return undefined;
   }
@@ -114,7 +126,7 @@ function unparsedFindings(chunk: string): Finding[] {
 /** Keywords outside comments and string literals, upper-cased. */
 function keywords(sql: string): string[] {
   try {
-    return scanSync(sql).tokens.filter((t) => t.keywordKind > 0).map((t) => t.text.toUpperCase());
+    return pg!.scanSync(sql).tokens.filter((t) => t.keywordKind > 0).map((t) => t.text.toUpperCase());
   } catch {
     return sql.replace(/--.*$/gm, '').replace(/'[^']*'/g, '').toUpperCase().match(/[A-Z_]+/g) ?? [];
   }
@@ -122,7 +134,7 @@ function keywords(sql: string): string[] {
 
 function splitStatements(sql: string): string[] {
   try {
-    const cuts = scanSync(sql).tokens.filter((t) => t.text === ';').map((t) => t.end);
+    const cuts = pg!.scanSync(sql).tokens.filter((t) => t.text === ';').map((t) => t.end);
     const starts = [0, ...cuts];
     return starts.map((start, i) => sql.slice(start, cuts[i] ?? sql.length)).filter((s) => s.trim() !== '' && s.trim() !== ';');
   } catch {

@@ -14,6 +14,8 @@ export interface Reason {
 export interface Classification {
   verdict: Verdict;
   reasons: Reason[];
+  /** Every command the line runs, as the chain that leads to it (`npm run build -> tsc -b`). */
+  checked?: string[];
 }
 
 /** A finding before it is tied to the command that produced it. */

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { installGitHook } from '../../guard/git-hook.js';
 import type { Change } from '../../guard/project-files.js';
-import { addNpmScripts, ignoreBackups, installClaudeHook } from '../../guard/setup.js';
+import { AGENTS } from '../../guard/agents.js';
+import { addNpmScripts, ignoreBackups, installAgentHook } from '../../guard/setup.js';
 import { addPostinstall, installShims } from '../../guard/shims.js';
 import { type CliContext, addDirOption, addJsonOption, backupDir, print, printJson } from '../context.js';
 
@@ -15,13 +16,11 @@ interface InitOptions {
   json?: boolean;
 }
 
-const AGENTS = ['claude'];
-
 export function registerInit(program: Command, ctx: CliContext): void {
   const command = program
     .command('init')
     .description('set up this project: npm scripts db:backup, db:restore, db:backups, migrate:safe; backups/ ignored by git; and, on request, the guard')
-    .option('--agent <name>', 'install the guard hook for an AI coding agent: claude (.claude/settings.json)')
+    .option('--agent <name>', `install the guard hook for an AI coding agent: ${AGENTS.join(', ')} (see README, "Agent hooks")`)
     .option('--git-hook', 'install a pre-commit hook refusing commits that add commands which can destroy data')
     .option('--shims', 'route guarded tools in node_modules/.bin through dbguard run, re-installed by a postinstall script');
   addDirOption(command);
@@ -33,7 +32,7 @@ export function registerInit(program: Command, ctx: CliContext): void {
     }
     const dir = ctx.cwd;
     const changes: Change[] = [...(await addNpmScripts(dir)), ...(await ignoreBackups(dir, backupDir(ctx, options)))];
-    if (options.agent === 'claude') changes.push(...(await installClaudeHook(dir)));
+    if (options.agent !== undefined) changes.push(...(await installAgentHook(dir, options.agent)));
     if (options.gitHook) changes.push(...(await installGitHook(dir)));
     if (options.shims) changes.push(...(await installShims(dir)), ...(await addPostinstall(dir)));
     if (options.json) printJson(ctx, { changes });
