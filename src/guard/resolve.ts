@@ -152,7 +152,13 @@ const suHandler: Handler = (args) => {
   return at >= 0 && args[at + 1] !== undefined ? { kind: 'shell', script: args[at + 1]! } : DONE;
 };
 
-/** `npx prisma@6 migrate reset`, `npx -p prisma prisma ...`, `npx -c '...'`, `pnpm dlx`, `bunx`, `yarn dlx`. */
+/** Options of npx, npm exec, pnpm dlx, bunx and yarn dlx that take a value (`-w api`, `--package prisma`). */
+const RUNNER_VALUES = new Set(['-p', '--package', '-w', '--workspace', '--prefix', '--registry', '--cache', '--userconfig', '--node-options', '--shell', '--script-shell']);
+
+/**
+ * `npx prisma@6 migrate reset`, `npx -p prisma prisma ...`, `npx -c '...'`, `npm exec prisma -- migrate reset`,
+ * `pnpm dlx`, `bunx`, `yarn dlx`.
+ */
 const runner: Handler = (args) => {
   let packageGiven = false;
   let i = 0;
@@ -162,13 +168,18 @@ const runner: Handler = (args) => {
       i++;
       break;
     }
-    if (arg === '-c' || arg === '--call' || arg === '--shell-mode') return args[i + 1] === undefined ? DONE : { kind: 'shell', script: args[i + 1]! };
-    if (arg === '-p' || arg === '--package') [packageGiven, i] = [true, i + 1];
-    else if (arg.startsWith('--package=')) packageGiven = true;
+    const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    if (name === '-c' || name === '--call' || name === '--shell-mode') {
+      const script = inline ?? args[i + 1];
+      return script === undefined ? DONE : { kind: 'shell', script };
+    }
+    if (name === '-p' || name === '--package') packageGiven = true;
+    if (RUNNER_VALUES.has(name) && inline === undefined) i++;
   }
   const [bin, ...rest] = args.slice(i);
   if (bin === undefined) return DONE;
-  return command([packageGiven ? bin : binOf(bin), ...rest]);
+  // `npm exec <package> -- <args>`: the `--` ends npm's options, not the package's.
+  return command([packageGiven ? bin : binOf(bin), ...(rest[0] === '--' ? rest.slice(1) : rest)]);
 };
 
 function binOf(spec: string): string {

@@ -181,9 +181,38 @@ function pgRestore(inv: Invocation): Finding[] {
 const SQLITE_FILE = /\.(db|sqlite|sqlite3|db3|s3db|sl3)(-wal|-shm|-journal)?$/i;
 const DATA_DIRECTORY = /^(pgdata|pg_data|postgres(ql)?[-_]?data|mysql[-_]?data)$/i;
 
+const GLOB = /[*?[]/;
+/** What a wildcard may stand for when we ask whether a pattern can name a database file: never an extension itself. */
+const STAR_PROBES = ['', 'a', '3', '-wal', 'wal', 'shm', '-journal', 'journal'];
+const QUESTION_PROBES = ['a', '3'];
+
+/**
+ * Whether a path, or a glob (`data/*.db*`, `dev.sqlite?`), can name a SQLite database file. A wildcard is tried with
+ * a few short stand-ins, so `*.db*` matches `a.db` and `a.db-wal`, while `dist/*` (which could hold anything) does not.
+ */
+export function mayNameDatabaseFile(target: string): boolean {
+  const name = target.replace(/\/+$/, '');
+  if (!GLOB.test(name)) return SQLITE_FILE.test(name);
+  const parts = name.split(/(\*+|\?|\[[^\]]*\])/).filter((p) => p !== '');
+  let probes = [''];
+  for (const part of parts) {
+    const options = part.startsWith('*') ? STAR_PROBES : part === '?' ? QUESTION_PROBES : part.startsWith('[') ? [classProbe(part)] : [part];
+    probes = probes.flatMap((p) => options.map((o) => p + o));
+    if (probes.length > 2000) return true; // a pattern this wild is treated as able to match anything
+  }
+  return probes.some((p) => SQLITE_FILE.test(p));
+}
+
+/** `[0-9]` -> `0`, `[!x]` -> `3` (a character the class may take; `3` keeps `sqlite[0-9]` honest). */
+function classProbe(part: string): string {
+  const body = part.slice(1, -1);
+  if (body.startsWith('!') || body.startsWith('^')) return body.includes('3') ? 'a' : '3';
+  return body.includes('3') || /0-9/.test(body) ? '3' : (body[0] ?? 'a');
+}
+
 function removeFiles(inv: Invocation): Finding[] {
   const targets = parseArgs(inv.args).positionals;
-  const databases = targets.filter((t) => SQLITE_FILE.test(t.replace(/\/+$/, '')));
+  const databases = targets.filter(mayNameDatabaseFile);
   const directories = targets.filter((t) => t.split('/').some((segment) => DATA_DIRECTORY.test(segment)));
   const found: Finding[] = [];
   if (databases.length > 0) found.push({ rule: 'rm-sqlite-database', verdict: 'block', message: `deletes SQLite database files: ${databases.join(', ')}` });
@@ -194,7 +223,7 @@ function removeFiles(inv: Invocation): Finding[] {
 /** `find . -name '*.db' -delete`, `find . -name '*.sqlite' -exec rm {} +`. */
 function findDelete(inv: Invocation): Finding[] {
   const deletes = inv.args.includes('-delete') || inv.args.some((a, i) => (a === '-exec' || a === '-execdir') && canonicalTool(inv.args[i + 1] ?? '') === 'rm');
-  const patterns = inv.args.filter((a) => SQLITE_FILE.test(a));
+  const patterns = inv.args.filter((a) => !a.startsWith('-') && mayNameDatabaseFile(a));
   return deletes && patterns.length > 0 ? [{ rule: 'find-delete-database-file', verdict: 'block', message: `deletes SQLite database files matching ${patterns.join(', ')}` }] : [];
 }
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyCommand } from '../../src/guard/classify.js';
+import { ShellParserNotLoaded, loadShellParser, parseShell } from '../../src/guard/shell.js';
 import type { Verdict } from '../../src/guard/types.js';
 import { makeProject } from './fixture.js';
 
@@ -215,7 +216,33 @@ const ALLOW: Case[] = [
   ['echo "unterminated', 'allow'],
 ];
 
-const ALL = [...BLOCK, ...SCRIPTS, ...BACKUP, ...ALLOW];
+/** Forms a new user tried that the guard missed: package runners with `--`, workspaces, globs. */
+const RUNNERS_AND_GLOBS: Case[] = [
+  ['npm exec prisma -- migrate reset --force', 'block', 'prisma-migrate-reset', 'npm exec prisma -- migrate reset --force'],
+  ['npm exec --package=prisma -- prisma migrate reset --force', 'block', 'prisma-migrate-reset'],
+  ['npm exec -w packages/api -- prisma db push --force-reset', 'block', 'prisma-db-push-force-reset'],
+  ['npm exec --workspace packages/api prisma migrate reset', 'block', 'prisma-migrate-reset'],
+  ['npx -w packages/api prisma migrate reset --force', 'block', 'prisma-migrate-reset'],
+  ['npx --yes drizzle-kit -- push --force', 'block', 'drizzle-kit-push-force'],
+  ['npm x -- drizzle-kit push --force', 'block', 'drizzle-kit-push-force'],
+  ['npx --call="prisma migrate reset --force"', 'block', 'prisma-migrate-reset'],
+  ['npm exec -w packages/api -- tsc -b', 'allow'],
+  ['rm -f data/*.db*', 'block', 'rm-sqlite-database'],
+  ['rm -f prisma/dev.db-*', 'block', 'rm-sqlite-database'],
+  ['rm *.sqlite3', 'block', 'rm-sqlite-database'],
+  ['rm -f ./*.db', 'block', 'rm-sqlite-database'],
+  ["rm -f 'dev.sqlite?'", 'block', 'rm-sqlite-database'],
+  ['rm -f db/[dt]est.db', 'block', 'rm-sqlite-database'],
+  ['rm -f db/dev.sqlite[0-9]', 'block', 'rm-sqlite-database'],
+  ["find . -name '*.db*' -delete", 'block', 'find-delete-database-file'],
+  ['find data -name "*.sqlite*" -exec rm {} +', 'block', 'find-delete-database-file'],
+  ['rm -rf dist/*', 'allow'],
+  ['rm -f *.log logs/*.txt', 'allow'],
+  ['rm -rf build/* coverage/* .cache/??*', 'allow'],
+  ["find . -name '*.tmp' -delete", 'allow'],
+];
+
+const ALL = [...BLOCK, ...SCRIPTS, ...BACKUP, ...ALLOW, ...RUNNERS_AND_GLOBS];
 
 describe('guard classifier', () => {
   let project: Awaited<ReturnType<typeof makeProject>>;
@@ -236,6 +263,18 @@ describe('guard classifier', () => {
     if (rule) expect(result.reasons.map((r) => r.rule)).toContain(rule);
     if (command) expect(result.reasons.map((r) => r.command)).toContain(command);
     for (const reason of result.reasons) expect(Object.keys(reason).sort()).toEqual(['command', 'message', 'rule']);
+  });
+
+  it('reads a line of plain words without the shell parser exactly as the parser does', async () => {
+    const parser = await loadShellParser();
+    const lines = ['ls -la', 'git status', 'npm run db:reset -- --skip-seed', 'npx prisma@6 migrate reset --force', 'cd packages/api', 'psql -d app -f sql/x.sql', '  npm   test  ', 'node --env-file=.env x.js'];
+    for (const line of lines) {
+      const withParser = parseShell(parser, line, { cwd: '/p' }).commands.map((c) => ({ argv: c.argv, env: c.env, cwd: c.cwd }));
+      expect(parseShell(undefined, line, { cwd: '/p' }).commands.map((c) => ({ argv: c.argv, env: c.env, cwd: c.cwd })), line).toEqual(withParser);
+    }
+    for (const line of ['if prisma migrate reset', 'ls *.db', 'rm ~/dev.db', 'a && b', 'echo "x"', 'FOO=1 prisma migrate reset', 'time dropdb app', 'ls # x', 'a=b']) {
+      expect(() => parseShell(undefined, line, { cwd: '/p' }), line).toThrow(ShellParserNotLoaded);
+    }
   });
 
   it('reports the most severe verdict first and keeps the other reasons', async () => {
