@@ -614,17 +614,12 @@ const guardHookCase: Case = {
       hook('hook claude: npm run db:fresh', 'npm run db:fresh'),
       { label: 'guard check -- git status', tool: 'dbguard', run: () => dbguard(ctx, ['guard', 'check', '--', 'git status'], {}, { cwd: project }) },
     ]);
-    const budget = (label: string, ms100: number) => {
-      const m = ms.find((x) => x.label === label)!;
-      return `${label}: median ${(m.median * 1000).toFixed(0)} ms, fastest ${(Math.min(...m.seconds) * 1000).toFixed(0)} ms (budget ${ms100} ms)`;
-    };
-    const notes = [
-      budget('hook claude: ls -la', 100),
-      budget('guard check -- git status', 100),
-      budget('hook claude: psql -c "DELETE ... WHERE"', 150),
-      budget('hook claude: npm run db:fresh', 150),
-    ];
-    const ratios = ms.filter((m) => m.tool === 'dbguard').map((m) => ratio(ms, m.label, 'node -e 0'));
+    // The issue's budgets are 100 ms (no SQL) and 150 ms (SQL, package.json scripts) where `node -e 0` takes 50 ms:
+    // as ratios to node's own start-up they hold on a busy machine too.
+    const budgets: Record<string, number> = { 'hook claude: ls -la': 100, 'guard check -- git status': 100, 'hook claude: psql -c "DELETE ... WHERE"': 150, 'hook claude: npm run db:fresh': 150 };
+    const ratios = ms.filter((m) => m.tool === 'dbguard').map((m) => ratio(ms, m.label, 'node -e 0', { kind: 'max', value: budgets[m.label]! / 50 }));
+    const node = ms.find((m) => m.label === 'node -e 0')!.median;
+    const notes = [`Budgets as ratios to \`node -e 0\` (50 ms on an idle machine): ${Object.entries(budgets).map(([label, b]) => `${label} ≤ ${b} ms`).join(', ')}. Here \`node -e 0\` took ${(node * 1000).toFixed(0)} ms.`];
     return { name: 'guard-hook', title: 'Guard hook and check: one process per shell command an agent runs', inputMB: 0, measurements: ms, ratios, notes };
   },
 };
