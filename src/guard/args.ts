@@ -68,8 +68,11 @@ export function afterOptions(args: readonly string[], spec: OptionSpec & { assig
     const arg = args[i]!;
     if (arg === '--') return args.slice(i + 1);
     if (arg.startsWith('-') && arg !== '-') {
-      i += withValue.has(arg) ? 2 : 1;
-    } else if (spec.assignments && /^[A-Za-z_][A-Za-z0-9_]*=/.test(arg)) {
+      // `-iu postgres`: a bundle of short flags whose last one takes a value.
+      const bundleTakesValue = /^-[A-Za-z]{2,}$/.test(arg) && withValue.has(`-${arg.at(-1)}`);
+      i += withValue.has(arg) || bundleTakesValue ? 2 : 1;
+    } else if (spec.assignments && (/^[A-Za-z_][A-Za-z0-9_]*=/.test(arg) || /^(\$\(|`)/.test(arg))) {
+      // `env $(cat .env | xargs) prisma ...`: what the substitution prints are assignments, not the command.
       i += 1;
     } else {
       break;

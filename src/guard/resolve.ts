@@ -23,6 +23,8 @@ export interface ResolveContext {
   written: Map<string, string>;
   /** Shell text that could not be parsed, by the chain that led to it. */
   unparsed: Array<{ display: string; text: string }>;
+  /** Files a `>` redirect empties or replaces, with the chain that does it. */
+  overwritten: Array<{ display: string; file: string }>;
 }
 
 interface ScriptRun {
@@ -91,6 +93,7 @@ export function resolveCommand(start: ShellCommand, ctx: ResolveContext, chain: 
   }
   let tool = canonicalTool(argv[0] ?? '');
   let args = argv.slice(1);
+  if (tool === 'docker') args = withoutDockerGlobals(args);
   if (tool === 'docker' && args[0] === 'compose') [tool, args] = ['docker-compose', args.slice(1)];
   return [{ tool, args, cwd, stdin: start.stdin, display: [...chain, start.text].join(' -> '), envNames, dbguardRun }];
 }
@@ -102,6 +105,7 @@ function nested(script: string, origin: ShellCommand, ctx: ResolveContext, chain
   }
   const parsed = parseShell(ctx.parser, script, { cwd: origin.cwd, stdin: origin.stdin, readFile: ctx.readFile });
   for (const [file, text] of parsed.writtenFiles) ctx.written.set(file, text);
+  for (const file of parsed.overwritten ?? []) ctx.overwritten.push({ display: chain.join(' -> '), file });
   if (!parsed.complete) ctx.unparsed.push({ display: chain.join(' -> '), text: script });
   return parsed.commands.flatMap((c) => resolveCommand(c, ctx, chain, stack, run));
 }
@@ -116,7 +120,8 @@ const shellHandler: Handler = (args, hc) => {
       break;
     }
     if (/^-[a-zA-Z]*c[a-zA-Z]*$/.test(args[i]!)) inline = true;
-    if (['-o', '+o', '-O', '+O', '--rcfile', '--init-file'].includes(args[i]!)) i++;
+    // `-o pipefail`, and bundles ending in o (`-euo pipefail`), take the next word.
+    if (/^[-+][a-zA-Z]*[oO]$/.test(args[i]!) || ['--rcfile', '--init-file'].includes(args[i]!)) i++;
   }
   const first = args[i];
   if (inline) return first === undefined ? DONE : { kind: 'shell', script: first };
@@ -148,8 +153,20 @@ const envHandler: Handler = (args, hc) => {
 };
 
 const suHandler: Handler = (args) => {
+  const inline = args.find((a) => a.startsWith('--command='));
+  if (inline) return { kind: 'shell', script: inline.slice('--command='.length) };
   const at = args.findIndex((a) => a === '-c' || a === '--command');
   return at >= 0 && args[at + 1] !== undefined ? { kind: 'shell', script: args[at + 1]! } : DONE;
+};
+
+/** `source script.sh`, `. ./script.sh`: the script runs in this shell. */
+const sourceHandler: Handler = (args, hc) => (args[0] === undefined ? DONE : scriptFile([], { ...hc, name: args[0] }));
+
+/** `dotenvx run -f .env -- prisma migrate reset`. */
+const dotenvx: Handler = (args) => {
+  if (args[0] !== 'run') return DONE;
+  const rest = args.slice(1);
+  return command(rest.includes('--') ? rest.slice(rest.indexOf('--') + 1) : afterOptions(rest, { withValue: ['-f', '--env-file', '-e', '--env', '--convention', '--env-keys-file'] }));
 };
 
 /** Options of npx, npm exec, pnpm dlx, bunx and yarn dlx that take a value (`-w api`, `--package prisma`). */
@@ -244,19 +261,25 @@ function withoutDashes(args: string[]): string[] {
   return args[0] === '--' ? args.slice(1) : args;
 }
 
-const NPM_SCRIPT_ALIASES: Record<string, string> = { test: 'test', t: 'test', tst: 'test', start: 'start', stop: 'stop', restart: 'restart' };
+const NPM_SCRIPT_ALIASES: Record<string, string> = { test: 'test', t: 'test', tst: 'test', start: 'start', stop: 'stop' };
+
+const LIFECYCLE = ['preinstall', 'install', 'postinstall', 'prepare'];
 
 const npm: Handler = (args, hc) => {
   const { options, sub, rest } = splitManager(args, ['--prefix', '-w', '--workspace', '--userconfig']);
-  const cwd = options.has('--prefix') ? path.resolve(hc.cwd, options.get('--prefix')!) : hc.cwd;
+  let cwd = options.has('--prefix') ? path.resolve(hc.cwd, options.get('--prefix')!) : hc.cwd;
   if (sub === 'run' || sub === 'run-script' || sub === 'rum' || sub === 'urn') {
-    const { name, extra } = scriptCall(rest);
+    // `npm run --prefix packages/api reset`: options may also follow `run`.
+    const own = splitManager(rest, ['--prefix', '-w', '--workspace']);
+    if (own.options.has('--prefix')) cwd = path.resolve(hc.cwd, own.options.get('--prefix')!);
+    const { name, extra } = scriptCall(own.sub === undefined ? [] : [own.sub, ...own.rest]);
     return name ? scriptRuns([name], extra, hc, cwd) ?? DONE : DONE;
   }
+  if (sub === 'restart') return scriptRuns(['restart'], withoutDashes(rest), hc, cwd) ?? scriptRuns(['prerestart', 'stop', 'start', 'postrestart'], [], hc, cwd) ?? DONE;
   if (sub && NPM_SCRIPT_ALIASES[sub]) return scriptRuns([NPM_SCRIPT_ALIASES[sub]!], withoutDashes(rest), hc, cwd) ?? DONE;
   if (sub === 'exec' || sub === 'x') return runner(rest, hc);
   if ((sub === 'install' || sub === 'i' || sub === 'ci') && !rest.some((a) => !a.startsWith('-'))) {
-    return scriptRuns(['preinstall', 'install', 'postinstall', 'prepare'], [], hc, cwd) ?? DONE;
+    return scriptRuns(LIFECYCLE, [], hc, cwd) ?? DONE;
   }
   return DONE;
 };
@@ -267,6 +290,7 @@ const pnpm: Handler = (args, hc) => {
   const { options, sub, rest } = splitManager(args, ['-C', '--dir', '--filter', '-F', '--workspace-dir']);
   const dir = options.get('-C') ?? options.get('--dir');
   const cwd = dir ? path.resolve(hc.cwd, dir) : hc.cwd;
+  if ((sub === undefined || sub === 'install' || sub === 'i') && !rest.some((a) => !a.startsWith('-'))) return scriptRuns(LIFECYCLE, [], hc, cwd) ?? DONE;
   if (!sub || PNPM_BUILTINS.has(sub)) return DONE;
   if (sub === 'exec') return command(afterOptions(rest, { withValue: ['--filter', '-F'] }), cwd);
   if (sub === 'dlx') return runner(rest, hc);
@@ -283,6 +307,7 @@ const YARN_BUILTINS = new Set(['install', 'add', 'remove', 'upgrade', 'up', 'inf
 const yarn: Handler = (args, hc) => {
   const { options, sub, rest } = splitManager(args, ['--cwd']);
   const cwd = options.has('--cwd') ? path.resolve(hc.cwd, options.get('--cwd')!) : hc.cwd;
+  if ((sub === undefined || sub === 'install') && !rest.some((a) => !a.startsWith('-'))) return scriptRuns(LIFECYCLE, [], hc, cwd) ?? DONE;
   if (!sub || YARN_BUILTINS.has(sub)) return DONE;
   if (sub === 'dlx') return runner(rest, hc);
   if (sub === 'exec' || sub === 'node') return command(sub === 'node' ? ['node', ...rest] : rest, cwd);
@@ -295,13 +320,15 @@ const yarn: Handler = (args, hc) => {
 const BUN_BUILTINS = new Set(['install', 'i', 'add', 'a', 'remove', 'rm', 'update', 'link', 'unlink', 'pm', 'init', 'create', 'c', 'upgrade', 'build', 'test', 'repl', 'outdated', 'publish', 'patch', 'audit', 'info']);
 
 const bun: Handler = (args, hc) => {
-  const { sub, rest } = splitManager(args, ['--cwd', '--config', '-c']);
+  const { options, sub, rest } = splitManager(args, ['--cwd', '--config', '-c']);
+  const cwd = options.has('--cwd') ? path.resolve(hc.cwd, options.get('--cwd')!) : hc.cwd;
+  if ((sub === 'install' || sub === 'i') && !rest.some((a) => !a.startsWith('-'))) return scriptRuns(LIFECYCLE, [], hc, cwd) ?? DONE;
   if (!sub || BUN_BUILTINS.has(sub)) return DONE;
   if (sub === 'x') return runner(rest, hc);
   if (sub === 'exec') return rest[0] === undefined ? DONE : { kind: 'shell', script: rest.join(' ') };
   const { name, extra } = sub === 'run' ? scriptCall(rest) : { name: sub, extra: withoutDashes(rest) };
   if (!name) return DONE;
-  return scriptRuns([name], extra, hc) ?? command([name, ...extra]);
+  return scriptRuns([name], extra, hc, cwd) ?? command([name, ...extra], cwd);
 };
 
 /** `run-s`, `run-p`, `npm-run-all`: script names, with `*` patterns. */
@@ -331,14 +358,24 @@ const nodeHandler: Handler = (args) => {
 const DOCKER_EXEC_VALUES = ['-e', '--env', '--env-file', '-u', '--user', '-w', '--workdir', '--detach-keys', '--index', '--name', '-v', '--volume', '-p', '--publish', '--entrypoint', '-l', '--label', '--network', '--platform', '--pull'];
 const COMPOSE_VALUES = ['-f', '--file', '-p', '--project-name', '--env-file', '--profile', '--project-directory', '--ansi', '--progress', '--parallel'];
 
-/** `docker exec db psql ...`, `docker compose exec db psql ...`: the command inside the container. */
+const DOCKER_GLOBAL_VALUES = ['--context', '-c', '--host', '-H', '--config', '--log-level', '-l', '--tlscacert', '--tlscert', '--tlskey'];
+const DOCKER_RUN_VALUES = [...DOCKER_EXEC_VALUES, '--name', '--network', '--net', '--mount', '--platform', '--restart', '--cpus', '-m', '--memory', '--hostname', '--add-host', '--dns', '--label-file', '--log-driver', '--log-opt', '--expose', '--device', '--tmpfs', '--ulimit', '--cap-add', '--cap-drop', '--security-opt', '--stop-signal', '--pid', '--ipc', '--shm-size', '--health-cmd', '--cidfile', '-a', '--attach'];
+
+/** `docker --context prod compose down -v`: docker's own options come before the subcommand. */
+function withoutDockerGlobals(args: string[]): string[] {
+  let i = 0;
+  while (i < args.length && args[i]!.startsWith('-')) i += DOCKER_GLOBAL_VALUES.includes(args[i]!) ? 2 : 1;
+  return args.slice(i);
+}
+
+/** `docker exec db psql ...`, `docker run postgres psql ...`, `docker compose exec db psql ...`: the command inside the container. */
 const dockerHandler: Handler = (args, hc) => {
   const compose = path.basename(hc.name) === 'docker-compose';
-  const { sub, rest } = compose ? splitManager(args, COMPOSE_VALUES) : { sub: args[0], rest: args.slice(1) };
+  const { sub, rest } = compose ? splitManager(args, COMPOSE_VALUES) : { sub: withoutDockerGlobals(args)[0], rest: withoutDockerGlobals(args).slice(1) };
   if (!compose && sub === 'compose') return dockerHandler(rest, { ...hc, name: 'docker-compose' });
-  if (sub !== 'exec' && !(compose && sub === 'run')) return undefined;
-  const inside = afterOptions(rest, { withValue: DOCKER_EXEC_VALUES }).slice(1);
-  return command(inside);
+  if (sub !== 'exec' && sub !== 'run') return undefined;
+  const inside = afterOptions(rest, { withValue: sub === 'run' ? DOCKER_RUN_VALUES : DOCKER_EXEC_VALUES }).slice(1);
+  return inside.length > 0 ? command(inside) : undefined;
 };
 
 const kubectl: Handler = (args) => {
@@ -374,7 +411,11 @@ const HANDLERS: Record<string, Handler> = {
   dotenv: (a) => command(a.includes('--') ? a.slice(a.indexOf('--') + 1) : afterOptions(a, { withValue: ['-e', '-v', '-c'] })),
   'env-cmd': (a) => command(afterOptions(a, { withValue: ['-f', '--file', '-e', '--environments', '-r', '--rc-file'] })),
   eval: (a) => ({ kind: 'shell', script: a.join(' ') }),
+  shx: (a) => command(afterOptions(a)),
   su: suHandler,
+  source: sourceHandler,
+  '.': sourceHandler,
+  dotenvx,
   ...Object.fromEntries(['sh', 'bash', 'zsh', 'dash', 'ksh', 'mksh', 'ash'].map((s) => [s, shellHandler])),
   npx: runner,
   pnpx: runner,

@@ -66,12 +66,24 @@ export const TOOL_RULES: readonly ToolRule[] = [
   // Database clients and tools
   { rule: 'dropdb', tools: ['dropdb'], verdict: 'block', message: 'drops a whole PostgreSQL database' },
   { rule: 'mysqladmin-drop', tools: ['mysqladmin'], sub: ['drop'], verdict: 'block', message: 'drops a whole MySQL database' },
+  { rule: 'supabase-projects-delete', tools: ['supabase'], sub: ['projects', 'delete'], verdict: 'block', message: 'deletes a Supabase project and its database' },
+  { rule: 'typeorm-query', tools: TYPEORM, sub: ['query'], inspect: typeormQuery },
+  // MikroORM
+  { rule: 'mikro-orm-schema-drop', tools: ['mikro-orm'], sub: [['schema:drop', 'schema:fresh']], anyFlag: ['--run', '-r'], verdict: 'block', message: 'drops the database schema and its data' },
+  { rule: 'mikro-orm-migration-fresh', tools: ['mikro-orm'], sub: ['migration:fresh'], verdict: 'block', message: 'drops the database and runs every migration again: all rows are deleted' },
+  { rule: 'mikro-orm-migration-down', tools: ['mikro-orm'], sub: ['migration:down'], verdict: 'block', message: 'runs down migrations, which drop tables and columns' },
+  { rule: 'mikro-orm-schema-update', tools: ['mikro-orm'], sub: [['schema:update', 'schema:create']], anyFlag: ['--run', '-r'], verdict: 'backup', message: 'changes the database schema' },
+  { rule: 'mikro-orm-migration-up', tools: ['mikro-orm'], sub: ['migration:up'], verdict: 'backup', message: 'applies migrations to the database' },
   { rule: 'pg-restore', tools: ['pg_restore'], inspect: pgRestore },
   { rule: 'psql', tools: ['psql'], inspect: psql },
   { rule: 'sqlite3', tools: ['sqlite3'], inspect: sqlite3 },
   { rule: 'mysql', tools: ['mysql'], inspect: mysql },
   // Files and containers
   { rule: 'rm-database-file', tools: ['rm'], inspect: removeFiles },
+  { rule: 'truncate-database-file', tools: ['truncate'], inspect: truncateFiles },
+  { rule: 'copy-over-database-file', tools: ['cp', 'mv', 'install', 'rsync'], inspect: copyOverFiles },
+  { rule: 'docker-compose-rm-volumes', tools: ['docker-compose'], sub: ['rm'], anyFlag: ['-v', '--volumes'], verdict: 'block', message: 'removes the containers with their anonymous volumes, where a database service keeps its data' },
+  { rule: 'docker-rm-volumes', tools: ['docker'], sub: [['rm', 'container']], anyFlag: ['-v', '--volumes'], inspect: dockerRmVolumes },
   { rule: 'find-delete-database-file', tools: ['find'], inspect: findDelete },
   { rule: 'docker-compose-down-volumes', tools: ['docker-compose'], sub: ['down'], anyFlag: ['-v', '--volumes'], verdict: 'block', message: 'removes the volumes that hold the database data' },
   { rule: 'docker-volume-prune', tools: ['docker'], sub: [['volume', 'system'], 'prune'], inspect: dockerPrune },
@@ -82,13 +94,20 @@ export const TOOL_RULES: readonly ToolRule[] = [
 export const TOOL_ALIASES: Record<string, string> = {
   'sequelize-cli': 'sequelize',
   mariadb: 'mysql',
+  'mariadb-admin': 'mysqladmin',
   unlink: 'rm',
+  rimraf: 'rm',
+  del: 'rm',
+  trash: 'rm',
 };
 
 /** npm package names whose binary has another name. */
 export const PACKAGE_BINS: Record<string, string> = {
   'sequelize-cli': 'sequelize',
   '@mikro-orm/cli': 'mikro-orm',
+  'dotenv-cli': 'dotenv',
+  'del-cli': 'del',
+  '@dotenvx/dotenvx': 'dotenvx',
 };
 
 export const GUARDED_TOOLS: ReadonlySet<string> = new Set(TOOL_RULES.flatMap((r) => r.tools));
@@ -149,14 +168,15 @@ function sqlite3(inv: Invocation, ctx: InspectContext): Finding[] {
 }
 
 /** Client commands that run SQL from a file: sqlite3 `.read`, psql `\i` and `\include`, mysql `source x.sql` and `\. x.sql`. */
-const INCLUDE = /^\s*(?:(?:\.read|\\i|\\ir|\\include|\\include_relative|\\\.)\s+(?:'([^']*)'|"([^"]*)"|([^\s;]+))|source\s+(\S+\.sql))\s*;?\s*$/gim;
+const INCLUDE = /^\s*(?:(\.read|\\ir|\\i|\\include_relative|\\include|\\\.)\s+(?:'([^']*)'|"([^"]*)"|([^\s;]+))|source\s+(\S+\.sql))\s*;?\s*$/gim;
 
 function withIncludes(sources: StdinSource[], cwd: string): StdinSource[] {
-  return sources.flatMap((source) => {
-    if (source.kind !== 'text') return [source];
-    const paths = [...source.text.matchAll(INCLUDE)].map((m) => m[1] ?? m[2] ?? m[3] ?? m[4] ?? '');
-    return [source, ...files(paths, cwd)];
-  });
+  return sources.flatMap((source) => (source.kind === 'text' ? [source, ...includedFiles(source.text, cwd)] : [source]));
+}
+
+/** The files a script includes, relative to `dir` (the working folder for the command line, the file's folder for a file). */
+export function includedFiles(text: string, cwd: string, fileDir = cwd): StdinSource[] {
+  return [...text.matchAll(INCLUDE)].flatMap((m) => files([m[2] ?? m[3] ?? m[4] ?? m[5] ?? ''], /^\\(ir|include_relative)$/.test(m[1] ?? '') ? fileDir : cwd));
 }
 
 const MYSQL_VALUES = ['-e', '--execute', '-u', '--user', '-h', '--host', '-P', '--port', '-D', '--database', '-S', '--socket', '--default-character-set', '--login-path'];
@@ -179,7 +199,12 @@ function pgRestore(inv: Invocation): Finding[] {
 }
 
 const SQLITE_FILE = /\.(db|sqlite|sqlite3|db3|s3db|sl3)(-wal|-shm|-journal)?$/i;
-const DATA_DIRECTORY = /^(pgdata|pg_data|postgres(ql)?[-_]?data|mysql[-_]?data)$/i;
+/** Windows' thumbnail caches end in .db but hold no one's data. */
+const NOT_A_DATABASE = /(^|\/)(ehthumbs|thumbs)(_vista)?\.db$/i;
+/** A folder that holds a database server's files: `pgdata`, `postgres-data`, `db_data`, ... */
+const DATA_DIRECTORY = /^(pg_?data|(postgres(ql)?|mysql|mariadb|mongo(db)?|db|database)[-_]?data)$/i;
+/** Installed servers' data folders: `/var/lib/postgresql`, `/var/lib/mysql`, Homebrew's `var/postgresql@16`, `var/mysql`. */
+const SERVER_DIRECTORY = /(^|\/)var\/(lib\/)?(postgres(ql)?(@[\d.]+)?|mysql|mariadb|mongodb)(\/|$)/i;
 
 const GLOB = /[*?[]/;
 /** What a wildcard may stand for when we ask whether a pattern can name a database file: never an extension itself. */
@@ -192,6 +217,7 @@ const QUESTION_PROBES = ['a', '3'];
  */
 export function mayNameDatabaseFile(target: string): boolean {
   const name = target.replace(/\/+$/, '');
+  if (NOT_A_DATABASE.test(name)) return false;
   if (!GLOB.test(name)) return SQLITE_FILE.test(name);
   const parts = name.split(/(\*+|\?|\[[^\]]*\])/).filter((p) => p !== '');
   let probes = [''];
@@ -210,10 +236,26 @@ function classProbe(part: string): string {
   return body.includes('3') || /0-9/.test(body) ? '3' : (body[0] ?? 'a');
 }
 
+/** Words of a `$(find ...)` argument, or of what `find ... | xargs rm` reads: file patterns that decide what is deleted. */
+function computedTargets(inv: Invocation, targets: string[]): string[] {
+  const texts = [...targets.filter((t) => /\$\(|`/.test(t)), ...inv.stdin.flatMap((s) => (s.kind === 'opaque' ? [s.command] : []))];
+  return texts.flatMap((t) => t.split(/[\s()`$]+/)).map((w) => w.replace(/^['"]|['"]$/g, '')).filter((w) => w !== '');
+}
+
+/** Deleting a data folder, or anything in it recursively; `rm pgdata/postmaster.pid` (one file) is not. */
+function deletesDataDirectory(target: string, recursive: boolean): boolean {
+  const segments = target.replace(/\/+$/, '').split('/');
+  const at = segments.findIndex((segment) => DATA_DIRECTORY.test(segment));
+  if (at >= 0 && (at === segments.length - 1 || recursive || GLOB.test(segments.slice(at + 1).join('/')))) return true;
+  return SERVER_DIRECTORY.test(target) && (recursive || GLOB.test(target));
+}
+
 function removeFiles(inv: Invocation): Finding[] {
-  const targets = parseArgs(inv.args).positionals;
-  const databases = targets.filter(mayNameDatabaseFile);
-  const directories = targets.filter((t) => t.split('/').some((segment) => DATA_DIRECTORY.test(segment)));
+  const parsed = parseArgs(inv.args);
+  const targets = parsed.positionals;
+  const recursive = hasOption(parsed, '-r', '-R', '--recursive');
+  const databases = [...targets, ...computedTargets(inv, targets)].filter(mayNameDatabaseFile);
+  const directories = targets.filter((t) => deletesDataDirectory(t, recursive));
   const found: Finding[] = [];
   if (databases.length > 0) found.push({ rule: 'rm-sqlite-database', verdict: 'block', message: `deletes SQLite database files: ${databases.join(', ')}` });
   if (directories.length > 0) found.push({ rule: 'rm-database-directory', verdict: 'block', message: `deletes a database data directory: ${directories.join(', ')}` });
@@ -223,16 +265,53 @@ function removeFiles(inv: Invocation): Finding[] {
 /** `find . -name '*.db' -delete`, `find . -name '*.sqlite' -exec rm {} +`. */
 function findDelete(inv: Invocation): Finding[] {
   const deletes = inv.args.includes('-delete') || inv.args.some((a, i) => (a === '-exec' || a === '-execdir') && canonicalTool(inv.args[i + 1] ?? '') === 'rm');
-  const patterns = inv.args.filter((a) => !a.startsWith('-') && mayNameDatabaseFile(a));
+  const patterns = inv.args.filter((a, i) => !a.startsWith('-') && !['!', '-not'].includes(inv.args[i - 2] ?? '') && mayNameDatabaseFile(a));
   return deletes && patterns.length > 0 ? [{ rule: 'find-delete-database-file', verdict: 'block', message: `deletes SQLite database files matching ${patterns.join(', ')}` }] : [];
 }
 
-const DATABASE_VOLUME = /(postgres|pg|mysql|maria|mongo|sql|db|data)/i;
+/** A volume or container name made of words (`app_pgdata`, `db-data`, `mysql`), one of which names a database. */
+const DATABASE_WORD = /^(postgres(ql)?|pg|pgdata|mysql|mariadb|maria|mongo(db)?|db|database|sql|sqlite|timescale(db)?|supabase|redis)$/i;
+
+function looksLikeDatabase(name: string): boolean {
+  return name.split(/[-_.\/:]+|(?<=[a-z])(?=[A-Z])/).some((word) => DATABASE_WORD.test(word) || DATA_DIRECTORY.test(word));
+}
 
 function dockerVolumeRm(inv: Invocation): Finding[] {
   const positionals = parseArgs(inv.args).positionals;
-  const names = positionals.slice(positionals.indexOf('volume') + 2).filter((n) => DATABASE_VOLUME.test(n));
+  const given = positionals.slice(positionals.indexOf('volume') + 2);
+  const computed = given.filter((n) => /\$\(|`/.test(n));
+  if (computed.length > 0 || given.length === 0) {
+    return [{ rule: 'docker-volume-rm', verdict: 'block', message: 'removes Docker volumes whose names are only known when the command runs, which may hold database data' }];
+  }
+  const names = given.filter(looksLikeDatabase);
   return names.length > 0 ? [{ rule: 'docker-volume-rm', verdict: 'block', message: `removes Docker volumes that look like database storage: ${names.join(', ')}` }] : [];
+}
+
+function dockerRmVolumes(inv: Invocation): Finding[] {
+  const positionals = parseArgs(inv.args, { withValue: ['-f', '--filter'] }).positionals.filter((p) => p !== 'rm' && p !== 'container');
+  const names = positionals.filter((n) => looksLikeDatabase(n) || /\$\(|`/.test(n));
+  return names.length > 0 ? [{ rule: 'docker-rm-volumes', verdict: 'block', message: `removes containers with their anonymous volumes, where a database keeps its data: ${names.join(', ')}` }] : [];
+}
+
+function truncateFiles(inv: Invocation): Finding[] {
+  const names = parseArgs(inv.args, { withValue: ['-s', '--size', '-r', '--reference'] }).positionals.filter(mayNameDatabaseFile);
+  return names.length > 0 ? [{ rule: 'truncate-database-file', verdict: 'block', message: `cuts SQLite database files: ${names.join(', ')}` }] : [];
+}
+
+/** `cp backup.db dev.db`, `mv new.db dev.db`: the destination's data is replaced. */
+function copyOverFiles(inv: Invocation): Finding[] {
+  const parsed = parseArgs(inv.args, { withValue: ['-t', '--target-directory', '-S', '--suffix', '-m', '--mode', '-o', '--owner', '-g', '--group', '-e', '--exclude', '--include'] });
+  if (hasOption(parsed, '-t', '--target-directory', '-n', '--no-clobber', '-b', '--backup')) return [];
+  const destination = parsed.positionals.length >= 2 ? parsed.positionals.at(-1)! : undefined;
+  return destination && mayNameDatabaseFile(destination) && !GLOB.test(destination)
+    ? [{ rule: 'copy-over-database-file', verdict: 'block', message: `replaces the SQLite database file ${destination} (if it exists) with another file` }]
+    : [];
+}
+
+function typeormQuery(inv: Invocation, ctx: InspectContext): Finding[] {
+  const positionals = parseArgs(inv.args, { withValue: ['-d', '--dataSource', '--connection', '-c'] }).positionals;
+  const sql = positionals.slice(positionals.indexOf('query') + 1).join(' ');
+  return sql.trim() === '' ? [] : ctx.sql([{ kind: 'text', text: sql }], 'typeorm query');
 }
 
 function dockerPrune(inv: Invocation): Finding[] {

@@ -33,6 +33,8 @@ export interface ParsedShell {
   complete: boolean;
   /** Files the line writes from visible text (`cat > x.sql <<EOF`), by absolute path. */
   writtenFiles: Map<string, string>;
+  /** Files a `>` redirect empties or replaces. */
+  overwritten?: string[];
 }
 
 let loading: Promise<Parser> | undefined;
@@ -81,7 +83,7 @@ export function parseShell(parser: Parser | undefined, line: string, options: { 
   try {
     const walker = new Walker(line, options.readFile);
     walker.walk(tree.rootNode, { cwd: options.cwd, vars: new Map() }, options.stdin ?? []);
-    return { commands: walker.commands, complete: !tree.rootNode.hasError, writtenFiles: walker.writtenFiles };
+    return { commands: walker.commands, complete: !tree.rootNode.hasError, writtenFiles: walker.writtenFiles, overwritten: walker.overwritten };
   } finally {
     tree.delete();
   }
@@ -100,6 +102,8 @@ const PIPE_TOKENS = new Set(['|', '|&']);
 class Walker {
   readonly commands: ShellCommand[] = [];
   readonly writtenFiles = new Map<string, string>();
+  /** Files emptied or replaced by a `>` redirect (`: > dev.db`), by absolute path. */
+  readonly overwritten: string[] = [];
 
   constructor(
     private readonly source: string,
@@ -124,8 +128,23 @@ class Walker {
       case 'variable_assignment':
         this.assign(node, scope);
         return this.children(node, scope, []);
+      case 'for_statement':
+        return this.forLoop(node, scope, stdin);
       default:
         return this.children(node, scope, stdin);
+    }
+  }
+
+  /** `for f in a.db b.db; do rm "$f"; done`: the body once per listed value (a glob stays a pattern). */
+  private forLoop(node: Node, scope: Scope, stdin: StdinSource[]): void {
+    const name = node.childForFieldName('variable')?.text;
+    const values = node.childrenForFieldName('value').filter(isPresent).map((v) => this.word(v, scope));
+    const body = node.childForFieldName('body');
+    if (!body) return;
+    for (const value of (values.length > 0 ? values : ['"$@"']).slice(0, 16)) {
+      const inner = copy(scope);
+      if (name) inner.vars.set(name, value);
+      this.walk(body, inner, stdin);
     }
   }
 
@@ -170,6 +189,7 @@ class Walker {
       if (!redirect) continue;
       sources.push(...this.redirectSources(redirect, scope));
       outputs.push(...this.outputTargets(redirect, scope));
+      this.overwritten.push(...this.outputTargets(redirect, scope, ['>', '>|', '&>']));
       this.substitutions(redirect, scope);
       if (redirect.type === 'heredoc_redirect') continuations.push(...heredocContinuations(redirect));
     }
@@ -247,9 +267,9 @@ class Walker {
     return redirect.children.some((c) => c?.type === '<<-') ? text.replace(/^\t+/gm, '') : text;
   }
 
-  private outputTargets(redirect: Node, scope: Scope): string[] {
-    const nested = redirect.namedChildren.filter((c): c is Node => c?.type === 'file_redirect').flatMap((c) => this.outputTargets(c, scope));
-    if (redirect.type !== 'file_redirect' || !['>', '>>', '>|'].includes(operator(redirect))) return nested;
+  private outputTargets(redirect: Node, scope: Scope, operators = ['>', '>>', '>|']): string[] {
+    const nested = redirect.namedChildren.filter((c): c is Node => c?.type === 'file_redirect').flatMap((c) => this.outputTargets(c, scope, operators));
+    if (redirect.type !== 'file_redirect' || !operators.includes(operator(redirect))) return nested;
     const destination = redirect.childForFieldName('destination');
     return destination ? [path.resolve(scope.cwd, this.word(destination, scope)), ...nested] : nested;
   }
@@ -274,8 +294,14 @@ class Walker {
         return this.doubleQuoted(node, scope);
       case 'concatenation':
         return node.namedChildren.map((c) => this.word(c, scope)).join('');
-      case 'simple_expansion':
       case 'expansion': {
+        // `${VAR:-default}`, `${VAR-default}`, `${VAR:=default}`: the value, else the default.
+        const withDefault = /^\$\{(\w+):?[-=](.*)\}$/s.exec(node.text);
+        if (withDefault) return scope.vars.get(withDefault[1]!) || withDefault[2]!.replace(/^(['"])(.*)\1$/s, '$2');
+        const name = node.namedChildren.length === 1 && node.namedChildren[0]?.type === 'variable_name' ? node.namedChildren[0].text : undefined;
+        return (name && scope.vars.get(name)) ?? node.text;
+      }
+      case 'simple_expansion': {
         const name = node.namedChildren.length === 1 && node.namedChildren[0]?.type === 'variable_name' ? node.namedChildren[0].text : undefined;
         return (name && scope.vars.get(name)) ?? node.text;
       }

@@ -40,11 +40,51 @@ const NODE_RULES: Record<string, NodeRule> = {
   },
   DropOwnedStmt: () => ({ rule: 'sql-drop-owned', verdict: 'block', what: "drops every object a role owns, with their data" }),
   TruncateStmt: () => ({ rule: 'sql-truncate', verdict: 'block', what: 'deletes every row of the table' }),
-  DeleteStmt: (node) => (node.whereClause ? undefined : { rule: 'sql-delete-without-where', verdict: 'block', what: 'deletes every row: DELETE without WHERE' }),
-  UpdateStmt: (node) => (node.whereClause ? undefined : { rule: 'sql-update-without-where', verdict: 'block', what: 'overwrites every row: UPDATE without WHERE' }),
+  DeleteStmt: (node) => (filters(node.whereClause) ? undefined : { rule: 'sql-delete-without-where', verdict: 'block', what: 'deletes every row: DELETE without WHERE (or with one that is always true)' }),
+  UpdateStmt: (node) => (filters(node.whereClause) ? undefined : { rule: 'sql-update-without-where', verdict: 'block', what: 'overwrites every row: UPDATE without WHERE (or with one that is always true)' }),
+  DoStmt: (node) => {
+    const body = JSON.stringify(node.args ?? '');
+    if (/\bEXECUTE\b/i.test(body)) return { rule: 'sql-dynamic', verdict: 'block', what: 'runs SQL built at run time (EXECUTE), which cannot be checked' };
+    const word = DESTRUCTIVE_KEYWORDS.find((k) => new RegExp(`\\b${k}\\b`, 'i').test(body));
+    return word ? { rule: 'sql-do-block', verdict: 'block', what: `runs a DO block that contains ${word}` } : undefined;
+  },
   AlterTableCmd: (node) =>
     node.subtype === 'AT_DropColumn' ? { rule: 'sql-drop-column', verdict: 'block', what: 'drops a column and its data' } : undefined,
 };
+
+/** A WHERE clause that can leave rows out: not missing, and not always true (`WHERE 1=1`, `WHERE true OR x`). */
+function filters(where: unknown): boolean {
+  return where !== undefined && where !== null && !alwaysTrue(where as AstNode);
+}
+
+function alwaysTrue(node: AstNode): boolean {
+  const [kind, body] = Object.entries(node)[0] ?? [];
+  const value = body as AstNode | undefined;
+  if (!value) return false;
+  if (kind === 'A_Const') {
+    const bool = (value.boolval as AstNode | undefined)?.boolval;
+    const int = (value.ival as AstNode | undefined)?.ival;
+    return bool === true || (typeof int === 'number' && int !== 0);
+  }
+  if (kind === 'A_Expr' && value.kind === 'AEXPR_OP') {
+    const op = JSON.stringify(value.name);
+    const same = stripLocations(value.lexpr) === stripLocations(value.rexpr);
+    const constants = 'A_Const' in ((value.lexpr as AstNode) ?? {}) && 'A_Const' in ((value.rexpr as AstNode) ?? {});
+    if (op.includes('"="') || op.includes('">="') || op.includes('"<="')) return same;
+    if (op.includes('"<>"') || op.includes('"!="')) return constants && !same;
+    return false;
+  }
+  if (kind === 'BoolExpr') {
+    const args = (value.args as AstNode[] | undefined) ?? [];
+    if (value.boolop === 'OR_EXPR') return args.some(alwaysTrue);
+    if (value.boolop === 'AND_EXPR') return args.length > 0 && args.every(alwaysTrue);
+  }
+  return false;
+}
+
+function stripLocations(node: unknown): string {
+  return JSON.stringify(node, (key, v: unknown) => (key === 'location' ? undefined : v));
+}
 
 /** Statements that change neither the schema nor more rows than they name. */
 const HARMLESS_STATEMENTS = new Set([
@@ -55,19 +95,47 @@ const HARMLESS_STATEMENTS = new Set([
 ]);
 
 const DESTRUCTIVE_KEYWORDS = ['DROP', 'TRUNCATE', 'DELETE'];
+const FILTERED_KEYWORDS = new Set(['DELETE', 'UPDATE']);
 const SCHEMA_KEYWORDS = ['ALTER', 'CREATE', 'RENAME', 'REPLACE', 'UPDATE'];
 
 /** Findings for a piece of SQL; call {@link loadSqlParser} once first. */
 export function inspectSql(sql: string): Finding[] {
-  const text = stripClientCommands(sql);
-  if (text.trim() === '') return [];
+  const text = stripClientCommands(sql.replace(/\uFEFF/g, ''));
+  const client = clientCommandFindings(sql);
+  if (text.trim() === '') return client;
   if (!pg) throw new SqlParserNotLoaded('the SQL parser is not loaded');
-  const whole = tryParse(text) ?? tryParse(text.replace(/`/g, '"'));
-  if (whole) return summarize(whole.flatMap((s) => statementFindings(s, text)));
+  return [...client, ...statementsFindings(text)];
+}
+
+/** psql and sqlite3 commands that run SQL nobody wrote down, or replace the whole database. */
+function clientCommandFindings(sql: string): Finding[] {
+  const found: Finding[] = [];
+  if (/\\gexec\b/.test(sql)) found.push({ rule: 'psql-gexec', verdict: 'block', message: 'runs the rows of a query as SQL (\\gexec), which cannot be checked' });
+  if (/^\s*\.restore\b/m.test(sql)) found.push({ rule: 'sqlite-restore', verdict: 'block', message: 'replaces the whole database with the content of another file (.restore)' });
+  return found;
+}
+
+function statementsFindings(text: string): Finding[] {
+  const whole = parseAny(text);
+  if (whole) return summarize(whole.statements.flatMap((s) => statementFindings(s, whole.text)));
   return summarize(splitStatements(text).flatMap((chunk) => {
-    const parsed = tryParse(chunk) ?? tryParse(chunk.replace(/`/g, '"'));
-    return parsed ? parsed.flatMap((s) => statementFindings(s, chunk)) : unparsedFindings(chunk);
+    const parsed = parseAny(chunk);
+    return parsed ? parsed.statements.flatMap((s) => statementFindings(s, parsed.text)) : unparsedFindings(chunk);
   }));
+}
+
+/** As written; with MySQL backticks as double quotes; with psql variables (`:name`, `:'name'`) as placeholders. */
+function parseAny(sql: string): { statements: RawStatement[]; text: string } | undefined {
+  for (const text of [sql, sql.replace(/`/g, '"'), withoutPsqlVariables(sql)]) {
+    const statements = tryParse(text);
+    if (statements) return { statements, text };
+  }
+  return undefined;
+}
+
+/** psql interpolates `:name`, `:'name'` and `:"name"` before the server sees the text; `::type` casts stay. */
+function withoutPsqlVariables(sql: string): string {
+  return sql.replace(/(?<!:):'\w+'/g, "'v'").replace(/(?<!:):"\w+"/g, '"v"').replace(/(?<![:\w]):(?=[A-Za-z_])\w+/g, '0');
 }
 
 /** psql backslash commands and sqlite3 dot-commands are not SQL. */
@@ -90,6 +158,9 @@ function tryParse(sql: string): RawStatement[] | undefined {
 }
 
 function statementFindings(raw: RawStatement, sql: string): Finding[] {
+  const explain = raw.stmt.ExplainStmt as AstNode | undefined;
+  // EXPLAIN plans without running; EXPLAIN ANALYZE runs the statement.
+  if (explain && !analyzes(explain)) return [];
   const snippet = excerpt(sql, raw.stmt_location ?? 0, raw.stmt_len);
   const found: Finding[] = [];
   visit(raw.stmt, (key, node) => {
@@ -99,6 +170,15 @@ function statementFindings(raw: RawStatement, sql: string): Finding[] {
   const kind = Object.keys(raw.stmt)[0] ?? '';
   if (found.length === 0 && !HARMLESS_STATEMENTS.has(kind)) found.push({ rule: 'sql-schema-change', verdict: 'backup', message: `changes the schema: ${snippet}` });
   return found;
+}
+
+function analyzes(explain: AstNode): boolean {
+  const options = (explain.options as Array<{ DefElem?: AstNode }> | undefined) ?? [];
+  return options.some(({ DefElem: option }) => {
+    if (option?.defname !== 'analyze') return false;
+    const arg = JSON.stringify(option.arg ?? '').toLowerCase();
+    return !/"(false|off|0)"|"ival":0/.test(arg);
+  });
 }
 
 function visit(value: unknown, onNode: (key: string, node: AstNode) => void): void {
@@ -116,6 +196,9 @@ function unparsedFindings(chunk: string): Finding[] {
   const words = new Set(keywords(chunk));
   const snippet = excerpt(chunk, 0);
   const destructive = DESTRUCTIVE_KEYWORDS.find((k) => words.has(k));
+  if (destructive && FILTERED_KEYWORDS.has(destructive) && words.has('WHERE') && !DESTRUCTIVE_KEYWORDS.some((k) => k !== destructive && words.has(k))) {
+    return [{ rule: 'sql-unparseable', verdict: 'backup', message: `could not parse this SQL (another dialect?); it is a ${destructive} with a WHERE, so take a backup first: ${snippet}` }];
+  }
   if (destructive) {
     return [{ rule: 'sql-unparseable', verdict: 'block', message: `could not parse this SQL and it contains ${destructive}, so it is treated as destructive: ${snippet}` }];
   }
@@ -132,11 +215,13 @@ function keywords(sql: string): string[] {
   }
 }
 
+/** The scanner's positions count UTF-8 bytes, so the text is cut as bytes: an accented letter must not shift a cut. */
 function splitStatements(sql: string): string[] {
   try {
+    const bytes = Buffer.from(sql);
     const cuts = pg!.scanSync(sql).tokens.filter((t) => t.text === ';').map((t) => t.end);
     const starts = [0, ...cuts];
-    return starts.map((start, i) => sql.slice(start, cuts[i] ?? sql.length)).filter((s) => s.trim() !== '' && s.trim() !== ';');
+    return starts.map((start, i) => bytes.subarray(start, cuts[i] ?? bytes.length).toString()).filter((s) => s.trim() !== '' && s.trim() !== ';');
   } catch {
     return sql.split(';').filter((s) => s.trim() !== '');
   }
