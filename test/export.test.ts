@@ -177,6 +177,18 @@ describe('dbguard export (CLI)', () => {
     const document = JSON.parse(readFileSync(path.join(cwd, 'item.json'), 'utf8')) as ExportDocument;
     expect(document.tables.order_items).toEqual([{ order_id: 500, line: 2, product_id: 2, qty: 1 }]);
     expect(referencesOf(document)).toEqual(['orders id=500', 'products id=2']);
+    // The stored export is listed like any backup, and the foreign keys it had to scan for are named.
+    expect(result.stderr).toBe('');
+
+    const users = await runCli(['export', '--subject', 'user=u1', '--db', db, '--json'], { cwd });
+    expect(users.code, users.stderr).toBe(0);
+    expect(users.stderr).toContain('warning: audit_log(user_id) references User without an index: the export scans audit_log.');
+    expect(users.stderr).not.toMatch(/posts\(author_id\)|comments\(post_id\)|profiles/);
+
+    const help = await runCli(['export', '--help'], { cwd });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Which rows belong to the subject/);
+    expect(help.stdout).toMatch(/--format <format>/);
 
     const listed = await runCli(['list', '--json'], { cwd });
     expect(listed.stdout).toContain(manifest.file.split(path.sep).at(-1)!.split('.')[0]);
