@@ -15,8 +15,9 @@ export function createProgress(stream: NodeJS.WritableStream & { isTTY?: boolean
     update(bytes: number, detail?: Parameters<ProgressListener>[1]): void {
       if (!active) return;
       const now = Date.now();
-      if (detail?.phase !== phase.name) phase = { name: detail?.phase, started: now };
-      if (now - last < 100) return;
+      const newPhase = detail?.phase !== phase.name;
+      if (newPhase) phase = { name: detail?.phase, started: now };
+      if (!newPhase && now - last < 100) return; // a new phase always shows, however short it is
       last = now;
       const inPhase = (now - phase.started) / 1000;
       const rate = inPhase > 0 ? `${prettyBytes(bytes / inPhase)}/s` : '';
