@@ -20,6 +20,14 @@ export { exportSubject, type ExportOptions, type ExportResult, type ExportFormat
 export type { ExportRules } from './core/export-redaction.js';
 export { restore, type RestoreOptions, type RestorePlan, type RestoreResult, type RestoreStep } from './core/restore.js';
 export { migrate, lint, type MigrateOptions, type MigrateResult, type MigrateStep, type LintOptions } from './migrate/migrate.js';
+export {
+  withBackup,
+  rollbackReport,
+  type WithBackupOptions,
+  type WithBackupResult,
+  type WithBackupStep,
+  type RollbackReport,
+} from './migrate/with-backup.js';
 export { analyzeSql, type Finding, type FindingKind } from './migrate/analyze.js';
 export { describeFinding, type MeasuredFinding } from './migrate/impact.js';
 export { BACKUP_TYPES, type BackupManifest, type BackupType, type StoredBackup, type Verification } from './storage/manifest.js';

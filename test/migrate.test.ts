@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseJson, runCli } from './harness/cli.js';
+import { writeDrizzleMigrations } from './harness/drizzle.js';
 import { createDatabase, snapshotContent, withClient } from './harness/pg-db.js';
 import { sqliteContent, sqliteExec, sqliteQuery } from './harness/sqlite-db.js';
 import { tempDir } from './harness/tmp.js';
@@ -22,13 +23,6 @@ function drizzleProject(dialect: 'sqlite' | 'postgresql', url: string, migration
   writeFileSync(path.join(dir, 'drizzle.config.ts'), `export default { dialect: '${dialect}', out: './drizzle', dbCredentials: { url: ${JSON.stringify(url)} } };\n`);
   writeDrizzleMigrations(dir, migrations);
   return dir;
-}
-
-function writeDrizzleMigrations(dir: string, migrations: Array<[string, string]>): void {
-  mkdirSync(path.join(dir, 'drizzle', 'meta'), { recursive: true });
-  const entries = migrations.map(([tag], idx) => ({ idx, version: '7', when: 1_700_000_000_000 + idx * 1000, tag, breakpoints: true }));
-  writeFileSync(path.join(dir, 'drizzle', 'meta', '_journal.json'), JSON.stringify({ version: '7', dialect: 'x', entries }));
-  for (const [tag, sql] of migrations) writeFileSync(path.join(dir, 'drizzle', `${tag}.sql`), sql);
 }
 
 function prismaProject(migrations: Array<[string, string]>, dir = tempDir()): string {

@@ -14,6 +14,7 @@ import {
   spawnPgTool,
   waitForPgTool,
 } from './pg-tools.js';
+import { dropsNotInDump } from './pg-exact.js';
 import { packDumpDirectory, watchDirectorySize, withUnpackedDumpDirectory } from './pg-directory.js';
 import { describePgSchema, readPgSnapshot } from './pg-schema.js';
 import { withPlainFile } from './staged-file.js';
@@ -125,7 +126,7 @@ export class PostgresEngine implements DatabaseEngine {
       if (tables?.length || exact) throw new DbguardError('A parallel restore (--jobs) restores the whole backup into a new database only.');
       await withPlainFile(source, { stagingDir, signal }, 'backup.dump', (file) => this.restoreInParallel(file, jobs, env, signal));
     } else if (tables && tables.length > 0) await this.restoreTables(source, tables, env, signal);
-    else if (exact) await this.restoreExact(source, exact.backupTables, env, signal);
+    else if (exact) await this.restoreExact(source, env, signal);
     else await this.restoreAll(source, env, signal);
   }
 
@@ -155,16 +156,17 @@ export class PostgresEngine implements DatabaseEngine {
   }
 
   /**
-   * Like restoreAll, and tables that are not in the backup are dropped first, in the same transaction: pg_restore
-   * writes the SQL, psql runs it after the DROPs in one transaction.
+   * Like restoreAll, and what the database holds and the dump does not (tables, schemas, types... a failed migration
+   * created) is dropped first, in the same transaction: pg_restore writes the SQL, psql runs it after the DROPs.
    */
-  private async restoreExact(source: RestoreSource, backupTables: string[], env: NodeJS.ProcessEnv, signal: AbortSignal | undefined): Promise<void> {
-    const extra = Object.keys(await this.countRows()).filter((t) => !backupTables.includes(t));
+  private async restoreExact(source: RestoreSource, env: NodeJS.ProcessEnv, signal: AbortSignal | undefined): Promise<void> {
+    const toc = await listArchive(source, env, signal);
+    const client = await connectPg(this.connection);
+    const drops = await dropsNotInDump(client, toc).finally(() => client.end().catch(() => {}));
     const psql = this.spawnPsql(env, signal);
     const psqlDone = waitForPgTool('psql', psql);
     const feed = async () => {
-      const quoted = extra.map((t) => splitQualifiedName(t)).map(({ schema, name }) => `${schema ? `${quoteIdent(schema)}.` : ''}${quoteIdent(name)}`);
-      if (quoted.length > 0) psql.stdin!.write(`DROP TABLE IF EXISTS ${quoted.join(', ')} CASCADE;\n`);
+      for (const drop of drops) psql.stdin!.write(`${drop};\n`);
       const args = ['--clean', '--if-exists', '--no-owner', '--file=-'];
       if (source.kind === 'file') args.push(source.path);
       const restore = spawnPgTool('pg_restore', args, env, source.kind === 'stream' ? 'pipe' : 'ignore', signal);
@@ -393,10 +395,17 @@ export async function checkPgArchive(source: RestoreSource, options: StagingOpti
     // Reading the whole tar checks it end to end (and its decryption and decompression); pg_restore needs the toc.
     return withUnpackedDumpDirectory(source, { ...options, tocOnly: true }, (dir) => checkPgArchive({ kind: 'file', path: dir }, options));
   }
+  await listArchive(source, process.env, options.signal);
+  return { tables: undefined };
+}
+
+/** The archive's table of contents, as `pg_restore --list` prints it. */
+async function listArchive(source: RestoreSource, env: NodeJS.ProcessEnv, signal: AbortSignal | undefined): Promise<string> {
   const args = ['--list'];
   if (source.kind === 'file') args.push(source.path);
-  const child = spawnPgTool('pg_restore', args, process.env, source.kind === 'stream' ? 'pipe' : 'ignore', options.signal);
-  child.stdout!.resume();
+  const child = spawnPgTool('pg_restore', args, env, source.kind === 'stream' ? 'pipe' : 'ignore', signal);
+  let toc = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (toc += chunk));
   await runFedByStream(child.stdin, source, waitForPgTool('pg_restore', child), child);
-  return { tables: undefined };
+  return toc;
 }

@@ -46,8 +46,9 @@ export interface RestoreOptions {
   /** Restore only these tables (their data replaced); all when undefined. */
   tables?: string[] | undefined;
   /**
-   * Also drop the target's tables that are not in the backup (`backupTables`), in the same transaction: the result
-   * is exactly the backup's tables. Used to roll back a failed migration that created tables.
+   * Also drop what the target holds and the backup does not, in the same transaction: the result is exactly the
+   * backup. Used to roll back a failed migration that created tables (PostgreSQL: also schemas, types, functions,
+   * views, sequences, extensions, found by comparing the catalog with the dump's table of contents).
    */
   exact?: { backupTables: string[] } | undefined;
   signal?: AbortSignal | undefined;
