@@ -2,8 +2,6 @@ import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { DatabaseTarget } from '../config/database-url.js';
-import { backup } from '../core/backup.js';
-import { restore } from '../core/restore.js';
 import { retentionDatabaseKey } from '../core/retention.js';
 import { withDatabaseLock } from '../storage/target-lock.js';
 import { engineFor } from '../engines/index.js';
@@ -12,6 +10,7 @@ import { DbguardError, RefusedError, UsageError } from '../errors.js';
 import type { Compression } from '../pipeline/compression.js';
 import type { DecryptionKeys, EncryptionKeys } from '../pipeline/encryption.js';
 import { analyzeSql } from './analyze.js';
+import { rollbackReport, withBackup } from './with-backup.js';
 import { type MeasuredFinding, measureFindings } from './impact.js';
 import { DEFAULT_COMMANDS, type MigrationState, type ProjectTool, detectTool, migrationState } from './pending.js';
 
@@ -80,50 +79,57 @@ async function migrateLocked(engine: DatabaseEngine, options: MigrateOptions): P
   }
 
   const pendingNames = before?.pending.map((m) => m.name) ?? [];
-  const taken = !existed
-    ? undefined
-    : await backup({
-    target: options.target,
-    engine,
-    dir: options.dir,
-    type: 'migration',
-    label: options.name ?? (pendingNames.at(-1) || 'migration'),
-    description: `Before: ${command.join(' ')}`,
-    migration: { tool: project?.tool ?? 'custom', lastApplied: before?.lastApplied ?? null, pending: pendingNames },
-    compression: options.backup?.compression,
-    encryption: options.backup?.encryption,
-  });
-  const backupId = taken?.manifest.id ?? null;
-  options.onStep?.({ step: 'backed-up', id: backupId });
-
-  options.onStep?.({ step: 'running', command });
-  const exitCode = await runCommand(command, options.cwd);
-  const after = project ? await migrationState(engine, project, await engine.exists()) : undefined;
-  const failure = failureOf(exitCode, before, after);
-  if (failure && !backupId) {
-    throw new DbguardError(`Migration failed: ${failure}. The database did not exist before, so there is nothing to restore.`);
-  }
-  if (failure && backupId) {
-    if (options.rollback === false) {
-      throw new DbguardError(`Migration failed: ${failure}. The database was left as the migration left it.`, {
-        hint: `To return to the state before the migration: dbguard restore ${backupId}`,
-      });
-    }
-    options.onStep?.({ step: 'rolling-back', reason: failure });
-    try {
-      await restore({ ref: backupId, dir: options.dir, target: options.target, engine, exact: true, confirm: async () => true, decryption: options.decryption });
-    } catch (error) {
-      throw new DbguardError(`Migration failed (${failure}) and the automatic rollback failed too: ${(error as Error).message}`, {
-        hint: `Restore by hand: dbguard restore ${backupId}`,
-      });
-    }
-    throw new DbguardError(`Migration failed: ${failure}. The database was restored from backup ${backupId}, as it was before.`, {
-      hint: 'Fix the migration and run it again.',
-    });
+  let after: MigrationState | undefined;
+  let backupId: string | null = null;
+  try {
+    ({ backupId } = await withBackup(
+      {
+        target: options.target,
+        dir: options.dir,
+        label: options.name ?? (pendingNames.at(-1) || 'migration'),
+        description: `Before: ${command.join(' ')}`,
+        migration: { tool: project?.tool ?? 'custom', lastApplied: before?.lastApplied ?? null, pending: pendingNames },
+        rollback: options.rollback,
+        backup: options.backup,
+        decryption: options.decryption,
+        onStep: (step) => {
+          if (step.step === 'backed-up') options.onStep?.({ step: 'backed-up', id: step.id });
+          if (step.step === 'running') options.onStep?.({ step: 'running', command });
+          if (step.step === 'rolling-back') options.onStep?.({ step: 'rolling-back', reason: (step.error as Error).message });
+        },
+      },
+      async () => {
+        const exitCode = await runCommand(command, options.cwd);
+        after = project ? await migrationState(engine, project, await engine.exists()) : undefined;
+        const failure = failureOf(exitCode, before, after);
+        if (failure) throw new Error(failure);
+      },
+    ));
+  } catch (error) {
+    throw describeFailure(error);
   }
   if (project?.tool === 'prisma' && !options.command?.length) await runCommand(['npx', 'prisma', 'generate'], options.cwd);
   const applied = after && before ? after.applied.filter((m) => !before.applied.includes(m)) : [];
   return { tool: project?.tool ?? null, command, applied, backupId, findings };
+}
+
+/** The message of a failed run, from what withBackup did about it. */
+function describeFailure(error: unknown): unknown {
+  const report = rollbackReport(error);
+  if (!report) return error; // refused before the run (encryption without an identity)
+  if (report.rollback === 'failed') return error;
+  const failure = (error as Error).message;
+  if (report.rollback === 'nothing-to-restore') {
+    return new DbguardError(`Migration failed: ${failure}. The database did not exist before, so there is nothing to restore.`);
+  }
+  if (report.rollback === 'kept') {
+    return new DbguardError(`Migration failed: ${failure}. The database was left as the migration left it.`, {
+      hint: `To return to the state before the migration: dbguard restore ${report.backupId}`,
+    });
+  }
+  return new DbguardError(`Migration failed: ${failure}. The database was restored from backup ${report.backupId}, as it was before.`, {
+    hint: 'Fix the migration and run it again.',
+  });
 }
 
 function projectFor(options: Pick<MigrateOptions, 'cwd' | 'migrationsFolder'>): ProjectTool | undefined {

@@ -8,6 +8,7 @@ import { engineFor } from '../engines/index.js';
 import { DbguardError, UsageError } from '../errors.js';
 import type { Compression } from '../pipeline/compression.js';
 import { type DecryptionKeys, type EncryptionKeys, hasEncryptionKeys } from '../pipeline/encryption.js';
+import type { BackupManifest } from '../storage/manifest.js';
 import { withDatabaseLock } from '../storage/target-lock.js';
 
 export interface WithBackupOptions {
@@ -25,6 +26,8 @@ export interface WithBackupOptions {
   /** How long to wait for another guarded migration or restore of the same database (default 120 s). */
   lockTimeoutMs?: number | undefined;
   onStep?: ((step: WithBackupStep) => void) | undefined;
+  /** Recorded in the backup's manifest (`dbguard migrate` knows the tool and its migrations). */
+  migration?: BackupManifest['migration'];
 }
 
 export type WithBackupStep =
@@ -85,6 +88,7 @@ export async function withBackup<T>(options: WithBackupOptions, fn: () => T | Pr
         type: 'migration',
         label: options.label ?? 'migration',
         description: options.description,
+        migration: options.migration,
         compression: options.backup?.compression,
         encryption: options.backup?.encryption,
       });
