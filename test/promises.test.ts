@@ -3,7 +3,7 @@
  * failing with that code broken, then passing with it restored.
  */
 import { execFileSync } from 'node:child_process';
-import { promises as fs, readFileSync, statSync } from 'node:fs';
+import { promises as fs, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backup, parseDatabaseUrl, prune, restore, type BackupResult } from '../dist/index.js';
@@ -164,6 +164,7 @@ describe('files only the owner can read', () => {
     const backups = path.join(dir, 'backups');
     const previous = process.umask(0o022);
     try {
+      mkdirSync(backups, { mode: 0o755 }); // as a git clone of a project with backups/.gitkeep has it
       const taken = await backup({ target, dir: backups });
       const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
       expect(mode(taken.file)).toBe('600');

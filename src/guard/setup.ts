@@ -60,7 +60,7 @@ export async function ignoreBackups(projectDir: string, backupsDir: string): Pro
   }
   const gitkeep = path.join(backupsDir, '.gitkeep');
   if (!existsSync(gitkeep)) {
-    await fs.mkdir(backupsDir, { recursive: true });
+    await fs.mkdir(backupsDir, { recursive: true, mode: 0o700 });
     await fs.writeFile(gitkeep, '');
     changes.push({ file: `${relative}/.gitkeep`, action: 'created', detail: 'keeps the backups folder in git (commit it)' });
   }

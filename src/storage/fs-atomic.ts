@@ -7,6 +7,13 @@ export const PRIVATE_DIR_MODE = 0o700;
 
 export async function ensurePrivateDir(dir: string): Promise<void> {
   await fs.mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  // A folder that existed already (backups/ of a git clone, made by `init` or by hand) is made private too.
+  const { mode } = await fs.stat(dir);
+  if ((mode & 0o077) !== 0) {
+    await fs.chmod(dir, PRIVATE_DIR_MODE).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPERM') throw error; // someone else's folder: left as it is
+    });
+  }
 }
 
 /** Makes a rename or unlink in `dir` durable. */

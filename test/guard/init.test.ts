@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -30,6 +30,7 @@ describe('dbguard init', () => {
     expect(gitignore.split('\n')).toEqual(expect.arrayContaining(['node_modules', 'backups/*', '!backups/.gitkeep']));
     expect(gitignore.split('\n')).not.toContain('backups/');
     expect(existsSync(path.join(dir, 'backups', '.gitkeep'))).toBe(true);
+    expect((statSync(path.join(dir, 'backups')).mode & 0o777).toString(8)).toBe('700');
 
     const before = await Promise.all(['package.json', '.gitignore'].map((f) => readFile(path.join(dir, f), 'utf8')));
     const second = await runCli(['init'], { cwd: dir });
