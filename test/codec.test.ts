@@ -124,7 +124,9 @@ describe('encrypted backups without the right key', () => {
     // verify needs no key for the checksum, and says the content was not checked
     const verified = await runCli(['verify', 'latest'], { cwd });
     expect(verified.code).toBe(0);
-    expect(verified.stdout).toMatch(/content not checked: encrypted/);
+    expect(verified.stdout).toMatch(/^CHECKSUM OK \S+: only the checksum was verified; the backup is encrypted, so its content was not read\.$/m);
+    expect(verified.stdout).toMatch(/To check its content too: dbguard verify \S+ --decrypt --identity <file>/);
+    expect(verified.stdout).not.toMatch(/^OK/m);
     const withKey = await runCli(['verify', 'latest', '--decrypt', '--identity', right.file, '--json'], { cwd });
     expect(parseJson<{ verification: { rowCounts: string } }>(withKey).verification.rowCounts).toBe('match');
   });

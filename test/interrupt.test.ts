@@ -231,7 +231,7 @@ describe('interrupted backups', () => {
       runCli(['restore', 'latest', '--yes'], { cwd, env: { DATABASE_URL: db.url } }),
     ]);
     expect([a.code, b.code].sort()).toEqual([0, 3]);
-    expect([a, b].find((r) => r.code === 3)!.stderr).toMatch(/Another dbguard restore \(pid \d+, since .*\) is working on postgres:\/\//);
+    expect([a, b].find((r) => r.code === 3)!.stderr).toMatch(/Another dbguard restore \(pid \d+, since .*\) is working on postgresql:\/\/127\.0\.0\.1:\d+\/\w+\./);
     expect(readdirSync(path.join(cwd, 'backups', '.dbguard', 'locks'))).toEqual([]);
   });
 });

@@ -113,7 +113,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
       await staged?.dispose();
       await release();
     }
-  });
+  }, { display: options.target.display });
 }
 
 async function restoreStored(store: LocalBackupStore, stored: StoredBackup, options: RestoreOptions, started: number): Promise<RestoreResult> {

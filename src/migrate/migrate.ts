@@ -55,7 +55,7 @@ export interface MigrateResult {
 export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
   const engine = engineFor(options.target);
   const databaseKey = retentionDatabaseKey({ engine: engine.kind, database: engine.identity() });
-  return withDatabaseLock(path.resolve(options.dir), databaseKey, 'migrate', () => migrateLocked(engine, options));
+  return withDatabaseLock(path.resolve(options.dir), databaseKey, 'migrate', () => migrateLocked(engine, options), { display: options.target.display });
 }
 
 async function migrateLocked(engine: DatabaseEngine, options: MigrateOptions): Promise<MigrateResult> {

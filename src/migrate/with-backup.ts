@@ -115,7 +115,7 @@ export async function withBackup<T>(options: WithBackupOptions, fn: () => T | Pr
       options.onStep?.({ step: 'rolled-back', id: backupId });
       throw withReport(error, { backupId, rollback: 'restored' });
     }
-  }, { waitMs, onWait: (holder) => options.onStep?.({ step: 'waiting', holder }) });
+  }, { waitMs, display: options.target.display, onWait: (holder) => options.onStep?.({ step: 'waiting', holder }) });
 }
 
 /** The RollbackReport of an error thrown by `withBackup`, if it is one. */

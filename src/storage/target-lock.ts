@@ -18,14 +18,14 @@ export async function withDatabaseLock<T>(
   databaseKey: string,
   what: string,
   fn: () => Promise<T>,
-  options: { waitMs?: number | undefined; onWait?: ((holder: string) => void) | undefined } = {},
+  options: { waitMs?: number | undefined; onWait?: ((holder: string) => void) | undefined; display?: string | undefined } = {},
 ): Promise<T> {
   const mine = held.getStore() ?? new Set<string>();
   if (mine.has(databaseKey)) return fn();
   const dir = path.join(root, '.dbguard', 'locks');
   await ensurePrivateDir(dir);
   const file = path.join(dir, `${createHash('sha256').update(databaseKey).digest('hex').slice(0, 16)}.lock`);
-  await acquire(file, databaseKey, what, options.waitMs ?? 0, options.onWait);
+  await acquire(file, options.display ?? databaseKey, what, options.waitMs ?? 0, options.onWait);
   try {
     return await held.run(new Set([...mine, databaseKey]), fn);
   } finally {
@@ -35,7 +35,7 @@ export async function withDatabaseLock<T>(
 
 const RETRY_MS = 100;
 
-async function acquire(file: string, databaseKey: string, what: string, waitMs: number, onWait?: (holder: string) => void): Promise<void> {
+async function acquire(file: string, database: string, what: string, waitMs: number, onWait?: (holder: string) => void): Promise<void> {
   const deadline = Date.now() + waitMs;
   for (let takenOver = 0, waited = false; ; ) {
     try {
@@ -60,11 +60,11 @@ async function acquire(file: string, databaseKey: string, what: string, waitMs: 
           continue;
         }
         throw new RefusedError(
-          `Another ${who} is working on ${databaseKey}${waited ? ` (waited ${Math.round(waitMs / 1000)} s)` : ''}.`,
+          `Another ${who} is working on ${database}${waited ? ` (waited ${Math.round(waitMs / 1000)} s)` : ''}.`,
           'Wait for it to finish, then retry.',
         );
       }
-      if (++takenOver > 2) throw new RefusedError(`Could not lock ${databaseKey}: another dbguard process keeps taking it.`);
+      if (++takenOver > 2) throw new RefusedError(`Could not lock ${database}: another dbguard process keeps taking it.`);
       await fs.rm(file, { force: true }); // its process is gone
     }
   }

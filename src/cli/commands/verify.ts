@@ -63,11 +63,14 @@ export function registerVerify(program: Command, ctx: CliContext): void {
       printJson(ctx, options.all ? results : results[0]);
     } else {
       for (const { id, verification: v, location } of results) {
+        if (v.ok && v.readable === 'skipped') {
+          const why = options.remote ? 'the remote copy was re-read' : 'the backup is encrypted, so its content was not read';
+          print(ctx, `CHECKSUM OK ${id}: only the ${location === 'remote' ? 'remote ' : ''}checksum was verified; ${why}.`);
+          print(ctx, options.remote ? `         To check its content too: dbguard verify ${id} --from remote` : `         To check its content too: dbguard verify ${id} --decrypt --identity <file> (or DBGUARD_PASSPHRASE)`);
+          continue;
+        }
         const checks = [`${location === 'remote' ? 'remote ' : ''}checksum ${v.checksum}`, `readable ${v.readable}`, `row counts ${v.rowCounts}`];
         if (v.restoreTest) checks.push('restore test done');
-        if (v.readable === 'skipped' && v.checksum === 'ok') {
-          checks.push(options.remote ? 'content not checked (use --from remote for every check)' : 'content not checked: encrypted (use --decrypt)');
-        }
         print(ctx, `${v.ok ? 'OK    ' : 'FAILED'} ${id}: ${checks.join(', ')}`);
         for (const problem of v.problems) print(ctx, `         ${problem}`);
       }
