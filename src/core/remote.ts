@@ -159,7 +159,7 @@ export async function pullBackup(
   }
 }
 
-/** Removes the S3 SDK error's noise from a one-line reason. */
+/** The first line of an error's message, for the one-line reports of remote copies and pushes. */
 export function reasonOf(error: unknown): string {
   return (error as Error)?.message?.split('\n')[0] ?? String(error);
 }
