@@ -158,3 +158,19 @@ export function databaseName(target: DatabaseTarget): string {
   const ext = path.extname(base);
   return SQLITE_EXTENSIONS.includes(ext.toLowerCase()) ? base.slice(0, -ext.length) : base;
 }
+
+/**
+ * Another database beside `target`: on the same PostgreSQL server (same credentials), or a SQLite file in the same
+ * folder (`.db` added when the name has no SQLite extension). The name is a plain name, never a path or a URL.
+ */
+export function siblingTarget(target: DatabaseTarget, name: string): DatabaseTarget {
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/.test(name)) {
+    throw new UsageError(`"${name}" is not a database name.`, 'Use letters, digits, "_", "-" and "." (at most 63 characters), starting with a letter, digit or "_".');
+  }
+  if (target.engine === 'postgres') {
+    const { host, port } = target.connection;
+    return { ...target, connection: { ...target.connection, database: name }, display: `postgresql://${host}:${port}/${name}` };
+  }
+  const file = path.join(path.dirname(target.path), SQLITE_EXTENSIONS.includes(path.extname(name).toLowerCase()) ? name : `${name}.db`);
+  return sqliteTarget(file, undefined);
+}

@@ -1,3 +1,4 @@
+import type { NamedDatabase } from '../config/databases.js';
 import type { RemoteSettings } from '../config/remote.js';
 import type { DatabaseTarget } from '../config/database-url.js';
 import { engineFor } from '../engines/index.js';
@@ -43,4 +44,32 @@ export function databaseFilter(target: DatabaseTarget | undefined): (manifest: B
   const engine = engineFor(target);
   const key = retentionDatabaseKey({ engine: engine.kind, database: { ...engine.identity(), schema: null } });
   return (manifest) => retentionDatabaseKey({ engine: manifest.engine, database: { ...manifest.database, schema: null } }) === key;
+}
+
+/** A backup and the name of the configured database it belongs to. */
+export interface DatabaseBackup extends ListedBackup {
+  databaseName: string;
+}
+
+/**
+ * The backups of every configured database (each looked for in its own bucket too), newest first; backups of no
+ * configured database are left out.
+ */
+export async function listDatabaseBackups(options: { databases: NamedDatabase[]; dir?: string | undefined }): Promise<{ backups: DatabaseBackup[]; problems: StoreProblem[] }> {
+  const lists = await Promise.all(
+    options.databases.map(async (database) => {
+      const { backups, problems } = await listBackups({ dir: options.dir, remote: database.backup.remote, database: database.target });
+      return { backups: backups.map((b) => ({ ...b, databaseName: database.name })), problems };
+    }),
+  );
+  const seen = new Set<string>();
+  const backups = lists
+    .flatMap((l) => l.backups)
+    .filter((b) => {
+      const key = `${b.manifest.type}/${b.manifest.id}`;
+      return !seen.has(key) && (seen.add(key), true);
+    })
+    .sort((a, b) => b.manifest.createdAt.localeCompare(a.manifest.createdAt) || b.manifest.id.localeCompare(a.manifest.id));
+  const problems = [...new Map(lists.flatMap((l) => l.problems).map((p) => [JSON.stringify(p), p])).values()];
+  return { backups, problems };
 }

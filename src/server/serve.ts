@@ -7,6 +7,8 @@ import { DEFAULT_BACKUP_DIR } from '../core/defaults.js';
 import { backupStatus } from '../core/status.js';
 import { Notifier, resolveChannels } from '../notify/index.js';
 import type { DecryptionKeys } from '../pipeline/encryption.js';
+import { mountDashboard } from './dashboard/index.js';
+import { DashboardGuard, dashboardAccess, isLoopback } from './dashboard/security.js';
 import { createApp, listen } from './http.js';
 import type { Logger } from './log.js';
 import { ServeMetrics } from './metrics.js';
@@ -22,6 +24,8 @@ export interface ServeOptions {
   decryption?: DecryptionKeys | undefined;
   /** Reload when a config file (or .env) in `cwd` changes (default true). */
   watchConfig?: boolean;
+  /** The dashboard: `hosts` are names the Host header may carry besides the listen address (a reverse proxy's). */
+  dashboard?: { readOnly?: boolean | undefined; hosts?: string[] | undefined } | undefined;
 }
 
 export interface ServeHandle {
@@ -69,8 +73,18 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       contentType: metrics.contentType,
     }),
   });
+  const access = dashboardAccess({ listenHost: options.listen.host, envToken: options.env.DBGUARD_UI_TOKEN, hosts: options.dashboard?.hosts });
+  const guard = new DashboardGuard(access);
+  const readOnly = options.dashboard?.readOnly === true;
+  const jobs = mountDashboard(app, { state: () => current, guard, readOnly, decryption: options.decryption, log });
   const { server, url } = await listen(app, options.listen);
+  guard.bind(options.listen.host, Number(new URL(url).port));
   log('info', 'serve.start', { url, pid: process.pid, dir: current.dir, databases: describe(current.databases), channels: current.notifier.channels.map((c) => c.label) });
+  // Printed once, as Jupyter does; a token the user set is theirs already and never printed.
+  log('info', 'dashboard.ready', { url: access.generated ? `${url}/?token=${access.token}` : `${url}/?token=<DBGUARD_UI_TOKEN>`, readOnly });
+  if (!isLoopback(options.listen.host)) {
+    log('warn', 'dashboard.no-tls', { message: 'the dashboard is reachable beyond this machine over plain HTTP: put it behind a reverse proxy with TLS' });
+  }
   try {
     await scheduler.configure(current.databases, current.notifier, current.dir);
   } catch (error) {
@@ -103,7 +117,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       (stopped ??= (async () => {
         log('info', 'serve.stopping', {});
         watcher?.close();
-        await scheduler.stop();
+        await Promise.all([scheduler.stop(), jobs.stop()]);
         stopSending.abort();
         await closeServer(server);
         log('info', 'serve.stopped', {});

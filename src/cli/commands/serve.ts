@@ -14,13 +14,17 @@ interface ServeCliOptions {
   dir?: string;
   nice: boolean;
   print?: PrintKind;
+  readOnly?: boolean;
+  allowHost?: string[];
 }
 
 export function registerServe(program: Command, ctx: CliContext): void {
   const command = program
     .command('serve')
     .description('run always: back up and verify every configured database on its schedule, alert, and export metrics')
-    .option('--listen <host:port>', 'address of /healthz and /metrics', '127.0.0.1:7420')
+    .option('--listen <host:port>', 'address of the dashboard, /healthz and /metrics', '127.0.0.1:7420')
+    .option('--read-only', 'the dashboard shows everything but offers and accepts no action')
+    .option('--allow-host <name...>', "host names the dashboard answers besides the listen address (a reverse proxy's)")
     .option('--no-nice', 'run at normal CPU priority (by default at nice +10, so your app keeps the CPU)')
     .addOption(new Option('--print <kind>', 'print a ready-to-use systemd service, crontab lines or Kubernetes CronJobs, and exit').choices(PRINT_KINDS));
   addDirOption(command);
@@ -36,7 +40,8 @@ Logs: one line per event, JSON when stdout is not a terminal. SIGHUP, or a chang
 configuration (an invalid one is logged and the running one kept). SIGTERM or SIGINT cancels a running job cleanly
 and exits.
 
-HTTP: GET /healthz (200 while the scheduler runs), GET /metrics (Prometheus).`,
+HTTP: GET /healthz (200 while the scheduler runs), GET /metrics (Prometheus), and the dashboard at / (open the URL
+with ?token= that serve prints at start, or set DBGUARD_UI_TOKEN; required when listening beyond loopback).`,
   );
   command.action(async (options: ServeCliOptions) => {
     if (options.print) {
@@ -54,6 +59,7 @@ HTTP: GET /healthz (200 while the scheduler runs), GET /metrics (Prometheus).`,
       listen,
       log,
       decryption: await decryptionKeys(ctx, undefined),
+      dashboard: { readOnly: options.readOnly, hosts: options.allowHost },
     });
     await new Promise<void>((resolve) => {
       const stop = (signal: NodeJS.Signals) => {
