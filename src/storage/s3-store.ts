@@ -8,6 +8,7 @@ import { DbguardError, UsageError } from '../errors.js';
 import { ensurePrivateDir, isProcessAlive, writeFileAtomic } from './fs-atomic.js';
 import { BACKUP_TYPES, type BackupManifest, type BackupType, type StoredBackup, parseManifest } from './manifest.js';
 import type { StoreProblem } from './local-store.js';
+import { MultipartUpload, PartBuffers, QUEUE_SIZE, fillParts, partSizeFor } from './s3-multipart.js';
 
 /** A bucket (and prefix) on AWS S3 or an S3-compatible service. Credentials come from the AWS SDK's chain only. */
 export interface RemoteLocation {
@@ -28,9 +29,6 @@ export interface UploadOptions {
   onProgress?: ((bytes: number) => void) | undefined;
 }
 
-/** Bytes per part and parts in flight: memory stays near PART_SIZE * (QUEUE_SIZE + 1) whatever the backup's size. */
-export const PART_SIZE = 8 * 1024 * 1024;
-const QUEUE_SIZE = 2;
 const DOWNLOAD_ATTEMPTS = 5;
 const LIST_CONCURRENCY = 8;
 
@@ -44,7 +42,6 @@ export class S3BackupStore {
   private clientPromise: Promise<S3Client> | undefined;
   /** Multipart uploads this process started and has not finished, by key. */
   private readonly multipart = new Map<string, { uploadId: string; file: string }>();
-  private readonly creating = new Map<string, Promise<unknown>>();
 
   /** `journalDir`: a local folder where multipart uploads in flight are noted, so an interrupted one is aborted later. */
   constructor(
@@ -105,59 +102,70 @@ export class S3BackupStore {
   }
 
   /**
-   * Streams `body` into the object `key` (a multipart upload above PART_SIZE). A failure or cancellation aborts the
-   * multipart upload; if even that fails (the network is down), the journal lets the next run abort it.
+   * Streams `body` into the object `key`: one PUT when it fits in a part, else a multipart upload of fixed-size parts
+   * read into a few reused buffers (memory stays at `QUEUE_SIZE + 1` parts whatever the size). A failing source, a
+   * failed part or a cancellation aborts the multipart upload; if even that fails (the network is down), the
+   * journal lets the next run abort it.
    */
-  async upload(key: string, body: Readable, options: UploadOptions = {}): Promise<{ lockedUntil: string | null }> {
+  async upload(key: string, body: Readable | Buffer, options: UploadOptions = {}): Promise<{ lockedUntil: string | null }> {
     const client = await this.client();
-    const { Upload } = await import('@aws-sdk/lib-storage');
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
     const lockedUntil = this.remote.objectLock ? new Date(Date.now() + this.remote.objectLock.days * 86_400_000) : null;
-    const upload = new Upload({
-      client,
-      partSize: PART_SIZE,
-      queueSize: QUEUE_SIZE,
-      leavePartsOnError: false,
-      params: {
-        Bucket: this.remote.bucket,
-        Key: key,
-        Body: body,
-        ContentType: 'application/octet-stream',
-        // SHA-256 of each part (or of the whole object when it fits in one): the server checks what it received.
-        ChecksumAlgorithm: 'SHA256',
-        ...(options.sha256 && options.size !== undefined && options.size < PART_SIZE
-          ? { ChecksumSHA256: Buffer.from(options.sha256, 'hex').toString('base64') }
-          : {}),
-        ...(options.sha256 ? { Metadata: { sha256: options.sha256 } } : {}),
-        ...(lockedUntil ? { ObjectLockMode: this.remote.objectLock!.mode, ObjectLockRetainUntilDate: lockedUntil } : {}),
-      },
+    const objectParams = {
+      Bucket: this.remote.bucket,
+      Key: key,
+      ContentType: 'application/octet-stream',
+      // SHA-256 of each part (or of the whole object when it fits in one): the server checks what it received.
+      ChecksumAlgorithm: 'SHA256' as const,
+      ...(options.sha256 ? { Metadata: { sha256: options.sha256 } } : {}),
+      ...(lockedUntil ? { ObjectLockMode: this.remote.objectLock!.mode, ObjectLockRetainUntilDate: lockedUntil } : {}),
+    };
+    const buffers = Buffer.isBuffer(body) ? undefined : new PartBuffers(partSizeFor(options.size), QUEUE_SIZE + 1);
+    const parts = buffers ? fillParts(body as Readable, buffers) : (async function* () { yield { data: body as Buffer, release() {} }; })();
+    const multipart = new MultipartUpload(client, objectParams, buffers, {
+      signal: options.signal,
+      onProgress: options.onProgress,
+      onCreated: (uploadId) => this.journalUpload(key, uploadId).catch(() => {}), // best effort: a lifecycle rule is the backstop
     });
-    upload.on('httpUploadProgress', (progress) => {
-      if (progress.loaded !== undefined) options.onProgress?.(progress.loaded);
-    });
-    const onAbort = () => void upload.abort();
+    const onAbort = () => {
+      buffers?.fail(options.signal!.reason);
+      if (!Buffer.isBuffer(body)) body.destroy();
+    };
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    body.once('error', onAbort); // a failing source (the dump) must not complete the object with what came so far
     try {
       options.signal?.throwIfAborted();
-      await upload.done();
-      await this.forgetUpload(key);
+      const first = (await parts.next()).value!;
+      if (!buffers || first.data.length < buffers.size) {
+        // The whole object in one request; a local file's known SHA-256 makes the server check the bytes end to end.
+        const sha256 = options.sha256 && options.size === first.data.length ? options.sha256 : createHash('sha256').update(first.data).digest('hex');
+        await client.send(new PutObjectCommand({ ...objectParams, Body: first.data, ChecksumSHA256: Buffer.from(sha256, 'hex').toString('base64') }), { abortSignal: options.signal });
+        first.release();
+        options.onProgress?.(first.data.length);
+      } else {
+        await multipart.send(first);
+        for await (const part of parts) {
+          if (part.data.length > 0) await multipart.send(part);
+          else part.release();
+        }
+        await multipart.complete();
+        await this.forgetUpload(key);
+      }
     } catch (error) {
-      await this.creating.get(key)?.catch(() => {}); // cancelled while the upload was being created: abort it too
-      const started = this.multipart.get(key);
-      if (started && (await this.abortUpload(key, started.uploadId))) await this.forgetUpload(key);
+      await parts.return(undefined);
+      const started = await multipart.abandon();
+      if (started && (await this.abortUpload(key, started))) await this.forgetUpload(key);
       if (options.signal?.aborted) throw new DbguardError('Upload cancelled; its parts were removed from the bucket.', { cause: error });
-      throw (body.errored as Error | null) ?? describeS3Error(error, this.remote);
+      if (!Buffer.isBuffer(body) && body.errored) throw body.errored as Error;
+      throw describeS3Error(error, this.remote);
     } finally {
-      this.creating.delete(key);
       options.signal?.removeEventListener('abort', onAbort);
-      body.off('error', onAbort);
     }
     return { lockedUntil: lockedUntil?.toISOString() ?? null };
   }
 
   /** Uploads the manifest: the backup exists remotely from here on. */
   async putManifest(manifest: BackupManifest, signal?: AbortSignal): Promise<void> {
-    await this.upload(this.manifestKey(manifest.type, manifest.id), Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]), { signal });
+    await this.upload(this.manifestKey(manifest.type, manifest.id), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), { signal });
   }
 
   /**
@@ -286,23 +294,7 @@ export class S3BackupStore {
   }
 
   private client(): Promise<S3Client> {
-    this.clientPromise ??= createClient(this.remote).then((client) => {
-      client.middlewareStack.add(
-        (next, context) => async (args) => {
-          if (context.commandName !== 'CreateMultipartUploadCommand') return next(args);
-          const { Key } = args.input as { Key: string };
-          const creating = next(args).then(async (result) => {
-            const { UploadId } = result.output as { UploadId?: string };
-            if (UploadId) await this.journalUpload(Key, UploadId).catch(() => {}); // best effort: a lifecycle rule is the backstop
-            return result;
-          });
-          this.creating.set(Key, creating);
-          return creating;
-        },
-        { step: 'initialize', name: 'dbguardUploadJournal' },
-      );
-      return client;
-    });
+    this.clientPromise ??= createClient(this.remote);
     return this.clientPromise;
   }
 }
