@@ -1,6 +1,9 @@
 import type { CompletedPart, CreateMultipartUploadCommandInput, S3Client } from '@aws-sdk/client-s3';
 import { DbguardError } from '../errors.js';
 
+// Multipart uploads on the SDK's own commands rather than @aws-sdk/lib-storage: lib-storage joins what it received
+// into a new buffer for every part (Buffer.concat), and the process's memory grew with the object's size (bench/README.md).
+
 const MiB = 1024 * 1024;
 /** Bytes per part when the size is unknown (a dump streamed straight to the bucket): objects up to 80 GB. */
 export const PART_SIZE = 8 * MiB;
