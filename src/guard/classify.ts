@@ -6,7 +6,7 @@ import { GUARDED_TOOLS, type InspectContext, evaluate, includedFiles, mayNameDat
 import type { StdinSource } from './shell.js';
 import type { Parser } from 'web-tree-sitter';
 import { ShellParserNotLoaded, loadShellParser, parseShell } from './shell.js';
-import { SqlParserNotLoaded, inspectSql, loadSqlParser } from './sql.js';
+import { type SqlDialect, SqlParserNotLoaded, inspectSql, loadSqlParser } from './sql.js';
 import { type Classification, type Finding, type ReadFile, type Reason, VERDICTS, type Verdict, worstVerdict } from './types.js';
 
 export interface ClassifyOptions {
@@ -26,6 +26,8 @@ export const readTextFile: ReadFile = (file) => {
 
 const MENTIONS = new RegExp(`(^|[^\\w-])(${[...GUARDED_TOOLS, 'drop', 'truncate', 'delete'].map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})(?![\\w-])`, 'i');
 const MAY_CARRY_SQL = /psql|sqlite|mysql|mariadb|prisma|\.sql|select|insert|update|delete|drop|truncate|alter|create/i;
+/** SQLite and MySQL SQL is read by its own dialect's parser first, so the PostgreSQL one is not loaded ahead for it. */
+const OTHER_DIALECT_CLIENT = /\b(sqlite3|mysql|mariadb)\b/i;
 const CONSENT_LIKE = /CONSENT|APPROV|ALLOW|FORCE|DANGER|DBGUARD/i;
 
 /** Classifies one shell command line: the most severe verdict over every command it would run, with reasons. */
@@ -35,7 +37,7 @@ export async function classifyCommand(line: string, options: ClassifyOptions): P
   } catch (error) {
     if (!(error instanceof ShellParserNotLoaded)) throw error;
     // Both WebAssembly parsers compile on background threads: when SQL is likely, they load side by side.
-    if (MAY_CARRY_SQL.test(line)) loadSqlParser().catch(() => undefined);
+    if (MAY_CARRY_SQL.test(line) && !OTHER_DIALECT_CLIENT.test(line)) loadSqlParser().catch(() => undefined);
     return classifyWith(await loadShellParser(), line, options);
   }
 }
@@ -108,10 +110,14 @@ function summarize(found: Array<Finding & { command: string }>): Classification 
 
 const MAX_INCLUDE_DEPTH = 8;
 
+/** The database each SQL client talks to; other clients (`prisma db execute`, `typeorm query`) could run any. */
+const CLIENT_DIALECTS: Record<string, SqlDialect> = { psql: 'postgresql', sqlite3: 'sqlite', mysql: 'mysql' };
+
 function sqlInspector(ctx: ResolveContext, cwd: string, produced: Map<string, Produced>): InspectContext {
   const inspect = (sources: StdinSource[], client: string, depth: number, seen: Set<string>): Finding[] =>
     sources.flatMap((source): Finding[] => {
-      if (source.kind === 'text') return inspectSql(source.text);
+      const dialect = CLIENT_DIALECTS[client];
+      if (source.kind === 'text') return inspectSql(source.text, dialect);
       if (source.kind === 'opaque') return generatedSql(source.command, client);
       const relative = path.relative(cwd, source.path);
       const name = relative && !relative.startsWith('..') ? relative : source.path;
@@ -124,7 +130,7 @@ function sqlInspector(ctx: ResolveContext, cwd: string, produced: Map<string, Pr
         return [{ rule: 'sql-file-unreadable', verdict: 'block', message: `could not read ${name} to check the SQL it runs` }];
       }
       const inner = inspect(includedFiles(text, cwd, path.dirname(source.path)), client, depth + 1, new Set([...seen, source.path]));
-      return [...inspectSql(text), ...inner].map((f) => ({ ...f, message: f.message.endsWith(')') && f.message.includes(' (in ') ? f.message : `${f.message} (in ${name})` }));
+      return [...inspectSql(text, dialect), ...inner].map((f) => ({ ...f, message: f.message.endsWith(')') && f.message.includes(' (in ') ? f.message : `${f.message} (in ${name})` }));
     });
   return { sql: (sources, client) => inspect(sources, client, 0, new Set()) };
 }

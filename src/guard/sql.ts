@@ -1,11 +1,16 @@
 import './wasm.js';
+import { type Dialect, dialectFindings } from './sql-dialects.js';
 import type { Finding, Verdict } from './types.js';
 
 /*
- * SQL is parsed with libpg-query, the PostgreSQL server's own parser compiled to WASM. SQLite and MySQL statements
- * that matter here (DROP, TRUNCATE, DELETE, ALTER) share its grammar; backtick identifiers are retried as double
- * quotes. A statement it still cannot parse is judged by its keywords, conservatively.
+ * SQL is parsed with libpg-query, the PostgreSQL server's own parser compiled to WASM. SQL sent to SQLite or
+ * MySQL/MariaDB is read with a parser for that dialect first (sql-dialects.ts); what it rejects (`BEGIN`,
+ * `EXPLAIN DELETE`, `VACUUM`) is tried with the PostgreSQL grammar, statement by statement. A statement no parser
+ * accepts is judged by its keywords, and says so.
  */
+
+/** The database that runs the SQL: `psql` PostgreSQL, `sqlite3` SQLite, `mysql`/`mariadb` MySQL; undefined when unknown. */
+export type SqlDialect = 'postgresql' | Dialect;
 
 type LibpgQuery = typeof import('libpg-query');
 
@@ -98,13 +103,18 @@ const DESTRUCTIVE_KEYWORDS = ['DROP', 'TRUNCATE', 'DELETE'];
 const FILTERED_KEYWORDS = new Set(['DELETE', 'UPDATE']);
 const SCHEMA_KEYWORDS = ['ALTER', 'CREATE', 'RENAME', 'REPLACE', 'UPDATE'];
 
-/** Findings for a piece of SQL; call {@link loadSqlParser} once first. */
-export function inspectSql(sql: string): Finding[] {
+/**
+ * Findings for a piece of SQL. Throws {@link SqlParserNotLoaded} when the PostgreSQL parser is needed and not yet
+ * loaded: call {@link loadSqlParser} and ask again.
+ */
+export function inspectSql(sql: string, dialect?: SqlDialect): Finding[] {
   const text = stripClientCommands(sql.replace(/\uFEFF/g, ''));
   const client = clientCommandFindings(sql);
   if (text.trim() === '') return client;
+  const own = dialect === 'sqlite' || dialect === 'mysql' ? dialectFindings(text, dialect) : undefined;
+  if (own) return [...client, ...summarize(own)];
   if (!pg) throw new SqlParserNotLoaded('the SQL parser is not loaded');
-  return [...client, ...statementsFindings(text)];
+  return [...client, ...statementsFindings(text, dialect)];
 }
 
 /** psql and sqlite3 commands that run SQL nobody wrote down, or replace the whole database. */
@@ -115,10 +125,18 @@ function clientCommandFindings(sql: string): Finding[] {
   return found;
 }
 
-function statementsFindings(text: string): Finding[] {
+/** Grammars to try on a statement the PostgreSQL parser rejects, by the database that runs it. */
+const OTHER_DIALECTS: Record<SqlDialect | 'unknown', Dialect[]> = { postgresql: [], sqlite: ['sqlite'], mysql: ['mysql'], unknown: ['mysql', 'sqlite'] };
+
+function statementsFindings(text: string, dialect: SqlDialect | undefined): Finding[] {
   const whole = parseAny(text);
   if (whole) return summarize(whole.statements.flatMap((s) => statementFindings(s, whole.text)));
+  const others = OTHER_DIALECTS[dialect ?? 'unknown'];
   return summarize(splitStatements(text).flatMap((chunk) => {
+    for (const other of others) {
+      const found = dialectFindings(chunk, other);
+      if (found) return found;
+    }
     const parsed = parseAny(chunk);
     return parsed ? parsed.statements.flatMap((s) => statementFindings(s, parsed.text)) : unparsedFindings(chunk);
   }));
@@ -138,9 +156,9 @@ function withoutPsqlVariables(sql: string): string {
   return sql.replace(/(?<!:):'\w+'/g, "'v'").replace(/(?<!:):"\w+"/g, '"v"').replace(/(?<![:\w]):(?=[A-Za-z_])\w+/g, '0');
 }
 
-/** psql backslash commands and sqlite3 dot-commands are not SQL. */
+/** psql backslash commands, sqlite3 dot-commands and mysql's `source`/`delimiter` are not SQL. */
 function stripClientCommands(sql: string): string {
-  return sql.split('\n').map((line) => (/^\s*[\\.]/.test(line) ? '' : line)).join('\n');
+  return sql.split('\n').map((line) => (/^\s*([\\.]|(source|delimiter)\s+\S+\s*;?\s*$)/i.test(line) ? '' : line)).join('\n');
 }
 
 interface RawStatement {
@@ -193,11 +211,13 @@ function visit(value: unknown, onNode: (key: string, node: AstNode) => void): vo
 }
 
 function unparsedFindings(chunk: string): Finding[] {
-  const words = new Set(keywords(chunk));
+  const list = keywords(chunk);
+  const words = new Set(list);
   const snippet = excerpt(chunk, 0);
-  const destructive = DESTRUCTIVE_KEYWORDS.find((k) => words.has(k));
+  // An UPDATE statement (not `ON UPDATE` inside a table definition) overwrites every row unless it has a WHERE.
+  const destructive = DESTRUCTIVE_KEYWORDS.find((k) => words.has(k)) ?? (list[0] === 'UPDATE' ? 'UPDATE' : undefined);
   if (destructive && FILTERED_KEYWORDS.has(destructive) && words.has('WHERE') && !DESTRUCTIVE_KEYWORDS.some((k) => k !== destructive && words.has(k))) {
-    return [{ rule: 'sql-unparseable', verdict: 'backup', message: `could not parse this SQL (another dialect?); it is a ${destructive} with a WHERE, so take a backup first: ${snippet}` }];
+    return [{ rule: 'sql-unparseable', verdict: 'backup', message: `could not parse this SQL (another dialect?); it is ${destructive === 'UPDATE' ? 'an' : 'a'} ${destructive} with a WHERE, so take a backup first: ${snippet}` }];
   }
   if (destructive) {
     return [{ rule: 'sql-unparseable', verdict: 'block', message: `could not parse this SQL and it contains ${destructive}, so it is treated as destructive: ${snippet}` }];
