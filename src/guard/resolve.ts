@@ -4,6 +4,7 @@ import { afterOptions, shellQuote } from './args.js';
 import { type Invocation, PACKAGE_BINS, canonicalTool } from './rules.js';
 import { type ShellCommand, type StdinSource, parseShell } from './shell.js';
 import type { ReadFile } from './types.js';
+import { type Workspace, type WorkspaceFormat, listWorkspaces, selectWorkspaces } from './workspaces.js';
 
 /** A command as it finally runs, and the chain of commands that led to it. */
 export interface Resolved extends Invocation {
@@ -265,12 +266,79 @@ const NPM_SCRIPT_ALIASES: Record<string, string> = { test: 'test', t: 'test', ts
 
 const LIFECYCLE = ['preinstall', 'install', 'postinstall', 'prepare'];
 
-const npm: Handler = (args, hc) => {
-  const { options, sub, rest } = splitManager(args, ['--prefix', '-w', '--workspace', '--userconfig']);
+/** Which packages of a workspace a command runs in: `all` (the root aside), and/or selectors (names, folders, globs). */
+interface Selection {
+  selectors: string[];
+  all: boolean;
+  root?: boolean;
+}
+
+/** Takes workspace selector options out of `args` (up to `--`): `npm -w api`, `pnpm --filter api`, `bun --filter '*'`. */
+function takeSelection(args: string[], valued: string[], all: string[], root: string[] = [], stopAtWord = false): { selection: Selection | undefined; rest: string[] } {
+  const selection: Selection = { selectors: [], all: false };
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--' || (stopAtWord && !arg.startsWith('-'))) {
+      rest.push(...args.slice(i));
+      break;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (valued.includes(name)) selection.selectors.push(eq > 0 ? arg.slice(eq + 1) : (args[++i] ?? ''));
+    else if (all.includes(arg)) selection.all = true;
+    else if (root.includes(arg)) selection.root = true;
+    else rest.push(arg);
+  }
+  const selected = selection.selectors.length > 0 || selection.all || selection.root === true;
+  return { selection: selected ? selection : undefined, rest };
+}
+
+/** An install runs the lifecycle scripts of the project, and in a workspace those of every package. */
+function lifecycle(hc: HandlerContext, cwd: string, format: WorkspaceFormat): Step {
+  return inWorkspaces({ selectors: [], all: true, root: true }, format, hc, cwd, (at) => scriptRuns(LIFECYCLE, [], hc, at));
+}
+
+function merge(a: Selection | undefined, b: Selection | undefined): Selection | undefined {
+  if (!a || !b) return a ?? b;
+  return { selectors: [...a.selectors, ...b.selectors], all: a.all || b.all, root: a.root === true || b.root === true };
+}
+
+/**
+ * The step of a command run in each selected workspace package (`npm run reset -w api`): each package's own
+ * scripts, with the package's folder in the chain. Outside a workspace, the command runs where it is.
+ */
+function inWorkspaces(selection: Selection, format: WorkspaceFormat, hc: HandlerContext, cwd: string, step: (dir: string) => Step | undefined): Step {
+  const all = listWorkspaces(cwd, format, hc.readFile);
+  if (!all) return step(cwd) ?? DONE;
+  let picked: Workspace[] = selection.root ? [all[0]!] : [];
+  if (selection.all) picked.push(...all.slice(1));
+  if (selection.selectors.length > 0) picked.push(...selectWorkspaces(all, selection.selectors, cwd));
+  // A selector that names no package makes the package manager fail; if we misread it, every package is checked.
+  if (picked.length === 0) picked = all;
+  const runs: ScriptRun[] = [];
+  for (const ws of new Set(picked)) {
+    const where = ` (in ${path.relative(all[0]!.dir, ws.dir) || '.'})`;
+    const inner = step(ws.dir);
+    if (inner?.kind === 'scripts') runs.push(...inner.runs.map((r) => ({ ...r, label: `${r.label}${where}` })));
+    else if (inner?.kind === 'command') runs.push({ label: `${hc.text}${where}`, body: inner.argv.map(shellQuote).join(' '), dir: inner.cwd ?? ws.dir, key: '' });
+    else if (inner?.kind === 'shell') runs.push({ label: `${hc.text}${where}`, body: inner.script, dir: ws.dir, key: '' });
+  }
+  return runs.length > 0 ? { kind: 'scripts', runs } : DONE;
+}
+
+const npm: Handler = (argv, hc) => {
+  // npm reads its options anywhere before `--`: `npm run reset -w api` runs api's reset.
+  const { selection, rest: args } = takeSelection(argv, ['-w', '--workspace'], ['--workspaces', '-ws'], ['--include-workspace-root']);
+  if (selection) {
+    const prefix = splitManager(args, ['--prefix']).options.get('--prefix');
+    return inWorkspaces(selection, 'npm', hc, prefix ? path.resolve(hc.cwd, prefix) : hc.cwd, (dir) => npm(args, { ...hc, cwd: dir }));
+  }
+  const { options, sub, rest } = splitManager(args, ['--prefix', '--userconfig']);
   let cwd = options.has('--prefix') ? path.resolve(hc.cwd, options.get('--prefix')!) : hc.cwd;
   if (sub === 'run' || sub === 'run-script' || sub === 'rum' || sub === 'urn') {
     // `npm run --prefix packages/api reset`: options may also follow `run`.
-    const own = splitManager(rest, ['--prefix', '-w', '--workspace']);
+    const own = splitManager(rest, ['--prefix']);
     if (own.options.has('--prefix')) cwd = path.resolve(hc.cwd, own.options.get('--prefix')!);
     const { name, extra } = scriptCall(own.sub === undefined ? [] : [own.sub, ...own.rest]);
     return name ? scriptRuns([name], extra, hc, cwd) ?? DONE : DONE;
@@ -279,20 +347,29 @@ const npm: Handler = (args, hc) => {
   if (sub && NPM_SCRIPT_ALIASES[sub]) return scriptRuns([NPM_SCRIPT_ALIASES[sub]!], withoutDashes(rest), hc, cwd) ?? DONE;
   if (sub === 'exec' || sub === 'x') return runner(rest, hc);
   if ((sub === 'install' || sub === 'i' || sub === 'ci') && !rest.some((a) => !a.startsWith('-'))) {
-    return scriptRuns(LIFECYCLE, [], hc, cwd) ?? DONE;
+    return lifecycle(hc, cwd, 'npm');
   }
   return DONE;
 };
 
 const PNPM_BUILTINS = new Set(['install', 'i', 'add', 'remove', 'rm', 'uninstall', 'update', 'up', 'upgrade', 'list', 'ls', 'll', 'why', 'outdated', 'link', 'unlink', 'import', 'audit', 'publish', 'pack', 'store', 'init', 'create', 'prune', 'fetch', 'rebuild', 'rb', 'dedupe', 'patch', 'patch-commit', 'setup', 'env', 'config', 'root', 'bin', 'help', 'licenses', 'deploy', 'doctor', 'server', 'approve-builds', 'self-update']);
 
-const pnpm: Handler = (args, hc) => {
-  const { options, sub, rest } = splitManager(args, ['-C', '--dir', '--filter', '-F', '--workspace-dir']);
+const PNPM_SELECTION = [['--filter', '-F', '--filter-prod'], ['-r', '--recursive'], ['-w', '--workspace-root']] as const;
+
+const pnpm: Handler = (argv, hc) => {
+  // Selectors go before the script's name (`pnpm --filter api reset`, `pnpm -r run reset`, `pnpm run -r reset`).
+  const global = takeSelection(argv, [...PNPM_SELECTION[0]], [...PNPM_SELECTION[1]], [...PNPM_SELECTION[2]], true);
+  const [first, ...after] = global.rest;
+  const own = first === 'run' || first === 'run-script' || first === 'exec' ? takeSelection(after, [...PNPM_SELECTION[0]], [...PNPM_SELECTION[1]], [...PNPM_SELECTION[2]], true) : undefined;
+  const selection = merge(global.selection, own?.selection);
+  const args = own ? [first!, ...own.rest] : global.rest;
+  const { options, sub, rest } = splitManager(args, ['-C', '--dir', '--workspace-dir']);
   const dir = options.get('-C') ?? options.get('--dir');
   const cwd = dir ? path.resolve(hc.cwd, dir) : hc.cwd;
-  if ((sub === undefined || sub === 'install' || sub === 'i') && !rest.some((a) => !a.startsWith('-'))) return scriptRuns(LIFECYCLE, [], hc, cwd) ?? DONE;
+  if (selection && sub !== undefined && !PNPM_BUILTINS.has(sub)) return inWorkspaces(selection, 'pnpm', hc, cwd, (at) => pnpm([sub, ...rest], { ...hc, cwd: at }));
+  if ((sub === undefined || sub === 'install' || sub === 'i') && !rest.some((a) => !a.startsWith('-'))) return lifecycle(hc, cwd, 'pnpm');
   if (!sub || PNPM_BUILTINS.has(sub)) return DONE;
-  if (sub === 'exec') return command(afterOptions(rest, { withValue: ['--filter', '-F'] }), cwd);
+  if (sub === 'exec') return command(afterOptions(rest), cwd);
   if (sub === 'dlx') return runner(rest, hc);
   if (sub === 'run' || sub === 'run-script') {
     const { name, extra } = scriptCall(rest);
@@ -307,22 +384,44 @@ const YARN_BUILTINS = new Set(['install', 'add', 'remove', 'upgrade', 'up', 'inf
 const yarn: Handler = (args, hc) => {
   const { options, sub, rest } = splitManager(args, ['--cwd']);
   const cwd = options.has('--cwd') ? path.resolve(hc.cwd, options.get('--cwd')!) : hc.cwd;
-  if ((sub === undefined || sub === 'install') && !rest.some((a) => !a.startsWith('-'))) return scriptRuns(LIFECYCLE, [], hc, cwd) ?? DONE;
+  if ((sub === undefined || sub === 'install') && !rest.some((a) => !a.startsWith('-'))) return lifecycle(hc, cwd, 'npm');
+  if (sub === 'workspaces' && (rest[0] === 'foreach' || rest[0] === 'run')) return yarnForeach(rest, hc, cwd);
   if (!sub || YARN_BUILTINS.has(sub)) return DONE;
   if (sub === 'dlx') return runner(rest, hc);
   if (sub === 'exec' || sub === 'node') return command(sub === 'node' ? ['node', ...rest] : rest, cwd);
-  if (sub === 'workspace') return command(['yarn', ...rest.slice(1)], cwd);
+  if (sub === 'workspace') return rest[0] === undefined ? DONE : inWorkspaces({ selectors: [rest[0]], all: false }, 'npm', hc, cwd, (at) => yarn(rest.slice(1), { ...hc, cwd: at }));
   const { name, extra } = sub === 'run' ? scriptCall(rest) : { name: sub, extra: withoutDashes(rest) };
   if (!name) return DONE;
   return scriptRuns([name], extra, hc, cwd) ?? command([name, ...extra], cwd);
 };
 
+const YARN_FOREACH_VALUES = ['--include', '--exclude', '--from', '-j', '--jobs', '--since'];
+
+/** `yarn workspaces foreach -A run reset` (Yarn 2+), `yarn workspaces run reset` (Yarn 1): every package, or those `--include` names. */
+function yarnForeach(rest: string[], hc: HandlerContext, cwd: string): Step {
+  const parsed = splitManager(rest.slice(1), YARN_FOREACH_VALUES);
+  const included = [...parsed.options].filter(([name]) => name === '--include').map(([, value]) => value);
+  const all = parsed.options.has('-A') || parsed.options.has('--all') || rest[0] === 'run';
+  const command = rest[0] === 'run' ? ['run', ...rest.slice(1)] : parsed.sub === undefined ? [] : [parsed.sub, ...parsed.rest];
+  if (command.length === 0) return DONE;
+  return inWorkspaces({ selectors: included, all: included.length === 0, root: all && included.length === 0 }, 'npm', hc, cwd, (at) => yarn(command, { ...hc, cwd: at }));
+}
+
 const BUN_BUILTINS = new Set(['install', 'i', 'add', 'a', 'remove', 'rm', 'update', 'link', 'unlink', 'pm', 'init', 'create', 'c', 'upgrade', 'build', 'test', 'repl', 'outdated', 'publish', 'patch', 'audit', 'info']);
 
-const bun: Handler = (args, hc) => {
+const bun: Handler = (argv, hc) => {
+  // `bun --filter 'api*' reset`, `bun run --filter ./packages/api reset`, `bun run --workspaces reset`.
+  const global = takeSelection(argv, ['--filter', '-F'], ['--workspaces'], [], true);
+  const own = global.rest[0] === 'run' ? takeSelection(global.rest.slice(1), ['--filter', '-F'], ['--workspaces'], [], true) : undefined;
+  const selection = merge(global.selection, own?.selection);
+  const args = own ? ['run', ...own.rest] : global.rest;
   const { options, sub, rest } = splitManager(args, ['--cwd', '--config', '-c']);
   const cwd = options.has('--cwd') ? path.resolve(hc.cwd, options.get('--cwd')!) : hc.cwd;
-  if ((sub === 'install' || sub === 'i') && !rest.some((a) => !a.startsWith('-'))) return scriptRuns(LIFECYCLE, [], hc, cwd) ?? DONE;
+  if (selection && sub !== undefined) {
+    const { name, extra } = sub === 'run' ? scriptCall(rest) : { name: sub, extra: withoutDashes(rest) };
+    return name ? inWorkspaces(selection, 'npm', hc, cwd, (at) => scriptRuns([name], extra, hc, at)) : DONE;
+  }
+  if ((sub === 'install' || sub === 'i') && !rest.some((a) => !a.startsWith('-'))) return lifecycle(hc, cwd, 'npm');
   if (!sub || BUN_BUILTINS.has(sub)) return DONE;
   if (sub === 'x') return runner(rest, hc);
   if (sub === 'exec') return rest[0] === undefined ? DONE : { kind: 'shell', script: rest.join(' ') };
