@@ -6,8 +6,9 @@ const SHELL_TOOLS = new Set(['bash', 'shell']);
  * GitHub Copilot's `preToolUse` hook, for Copilot CLI and the Copilot coding agent (docs.github.com, "Hooks
  * configuration"; `.github/hooks/*.json`): the event carries `toolName` (`bash`), `toolArgs` (a JSON string or an
  * object with `command`) and `cwd`; the answer is `permissionDecision: "deny"` with `permissionDecisionReason`.
- * Copilot CLI also sends Claude-style events (`tool_name: "Bash"`, `tool_input`); both are read. The coding agent
- * runs without a person to ask, so a schema change is denied too, with `dbguard run -- <command>` as the way on.
+ * Copilot CLI also sends Claude-style events (`tool_name: "Bash"`, `tool_input`); both are read. A schema change
+ * answers `ask`: Copilot CLI asks the person, and the cloud agent, which has no one to ask, treats `ask` as `deny`
+ * (hooks reference). A command hook that crashes or exits non-zero denies the call: Copilot fails closed.
  */
 export const copilotHook: AgentHook = {
   agent: 'copilot',
@@ -23,6 +24,6 @@ export const copilotHook: AgentHook = {
   },
   answer(verdict, text) {
     if (verdict === 'allow') return SILENT;
-    return { exitCode: 0, stderr: '', stdout: json({ permissionDecision: 'deny', permissionDecisionReason: text }) };
+    return { exitCode: 0, stderr: '', stdout: json({ permissionDecision: verdict === 'block' ? 'deny' : 'ask', permissionDecisionReason: text }) };
   },
 };

@@ -67,9 +67,9 @@ const AGENT_CASES: AgentCase[] = [
     agent: 'copilot',
     event: (command, cwd) => ({ timestamp: 1704614600000, cwd, toolName: 'bash', toolArgs: JSON.stringify({ command, description: 'x' }) }),
     otherTool: { timestamp: 1704614600000, cwd: '/', toolName: 'edit', toolArgs: '{"path":"x.sql"}' },
-    decision: (a) => (parsed(a).permissionDecision === 'deny' ? 'deny' : 'none'),
+    decision: (a) => (['deny', 'ask'].includes(parsed(a).permissionDecision) ? parsed(a).permissionDecision : 'none'),
     text: (a) => parsed(a).permissionDecisionReason ?? '',
-    backup: 'deny',
+    backup: 'ask',
   },
   {
     agent: 'windsurf',
