@@ -132,7 +132,7 @@ function sqlInspector(ctx: ResolveContext, cwd: string, produced: Map<string, Pr
       const inner = inspect(includedFiles(text, cwd, path.dirname(source.path)), client, depth + 1, new Set([...seen, source.path]));
       return [...inspectSql(text, dialect), ...inner].map((f) => ({ ...f, message: f.message.endsWith(')') && f.message.includes(' (in ') ? f.message : `${f.message} (in ${name})` }));
     });
-  return { sql: (sources, client) => inspect(sources, client, 0, new Set()) };
+  return { sql: (sources, client) => inspect(sources, client, 0, new Set()), readFile: ctx.readFile };
 }
 
 const SQL_CLIENTS = new Set(['psql', 'mysql', 'mariadb', 'sqlite3']);

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { hasFlag, hasOption, matchesSubcommand, optionValues, parseArgs } from './args.js';
+import { composeData } from './compose.js';
 import type { StdinSource } from './shell.js';
-import type { Finding, Verdict } from './types.js';
+import type { Finding, ReadFile, Verdict } from './types.js';
 
 /** A resolved command: the real tool after wrappers, runners and scripts are seen through. */
 export interface Invocation {
@@ -15,6 +16,8 @@ export interface Invocation {
 export interface InspectContext {
   /** Findings for SQL that arrives as text, from files, or from a command we cannot see into. */
   sql(sources: StdinSource[], client: string): Finding[];
+  /** Reads project files (compose files) by absolute path. */
+  readFile: ReadFile;
 }
 
 type Sub = ReadonlyArray<string | readonly string[]>;
@@ -82,10 +85,10 @@ export const TOOL_RULES: readonly ToolRule[] = [
   { rule: 'rm-database-file', tools: ['rm'], inspect: removeFiles },
   { rule: 'truncate-database-file', tools: ['truncate'], inspect: truncateFiles },
   { rule: 'copy-over-database-file', tools: ['cp', 'mv', 'install', 'rsync'], inspect: copyOverFiles },
-  { rule: 'docker-compose-rm-volumes', tools: ['docker-compose'], sub: ['rm'], anyFlag: ['-v', '--volumes'], verdict: 'block', message: 'removes the containers with their anonymous volumes, where a database service keeps its data' },
+  { rule: 'docker-compose-rm-volumes', tools: ['docker-compose'], sub: ['rm'], anyFlag: ['-v', '--volumes'], inspect: composeRemovesVolumes },
   { rule: 'docker-rm-volumes', tools: ['docker'], sub: [['rm', 'container']], anyFlag: ['-v', '--volumes'], inspect: dockerRmVolumes },
   { rule: 'find-delete-database-file', tools: ['find'], inspect: findDelete },
-  { rule: 'docker-compose-down-volumes', tools: ['docker-compose'], sub: ['down'], anyFlag: ['-v', '--volumes'], verdict: 'block', message: 'removes the volumes that hold the database data' },
+  { rule: 'docker-compose-down-volumes', tools: ['docker-compose'], sub: ['down'], anyFlag: ['-v', '--volumes'], inspect: composeRemovesVolumes },
   { rule: 'docker-volume-prune', tools: ['docker'], sub: [['volume', 'system'], 'prune'], inspect: dockerPrune },
   { rule: 'docker-volume-rm', tools: ['docker'], sub: ['volume', ['rm', 'remove']], inspect: dockerVolumeRm },
 ];
@@ -250,12 +253,20 @@ function deletesDataDirectory(target: string, recursive: boolean): boolean {
   return SERVER_DIRECTORY.test(target) && (recursive || GLOB.test(target));
 }
 
-function removeFiles(inv: Invocation): Finding[] {
+/** A bind-mounted data folder of the Compose project, deleted with everything in it or through a glob inside it. */
+function deletesBindMount(target: string, recursive: boolean, mounts: string[], cwd: string): boolean {
+  const glob = GLOB.test(target);
+  const base = path.resolve(cwd, glob ? target.slice(0, target.search(GLOB)).replace(/[^/]*$/, '') || '.' : target);
+  return mounts.some((mount) => (glob ? base === mount || base.startsWith(`${mount}/`) || (recursive && mount.startsWith(`${base}/`)) : recursive && (base === mount || mount.startsWith(`${base}/`))));
+}
+
+function removeFiles(inv: Invocation, ctx: InspectContext): Finding[] {
   const parsed = parseArgs(inv.args);
   const targets = parsed.positionals;
   const recursive = hasOption(parsed, '-r', '-R', '--recursive');
   const databases = [...targets, ...computedTargets(inv, targets)].filter(mayNameDatabaseFile);
-  const directories = targets.filter((t) => deletesDataDirectory(t, recursive));
+  const mounts = recursive || targets.some((t) => GLOB.test(t)) ? composeData(inv.cwd, ctx.readFile)?.bindMounts ?? [] : [];
+  const directories = targets.filter((t) => deletesDataDirectory(t, recursive) || deletesBindMount(t, recursive, mounts, inv.cwd));
   const found: Finding[] = [];
   if (databases.length > 0) found.push({ rule: 'rm-sqlite-database', verdict: 'block', message: `deletes SQLite database files: ${databases.join(', ')}` });
   if (directories.length > 0) found.push({ rule: 'rm-database-directory', verdict: 'block', message: `deletes a database data directory: ${directories.join(', ')}` });
@@ -276,15 +287,37 @@ function looksLikeDatabase(name: string): boolean {
   return name.split(/[-_.\/:]+|(?<=[a-z])(?=[A-Z])/).some((word) => DATABASE_WORD.test(word) || DATA_DIRECTORY.test(word));
 }
 
-function dockerVolumeRm(inv: Invocation): Finding[] {
+const COMPOSE_GLOBALS = ['-f', '--file', '-p', '--project-name', '--project-directory', '--env-file', '--profile', '--ansi', '--progress', '--parallel'];
+
+/**
+ * `docker compose down -v` removes the project's named and anonymous volumes, `docker compose rm -v` its anonymous
+ * ones; neither touches bind mounts. Read from the compose file when it can be read; otherwise assumed destructive.
+ */
+function composeRemovesVolumes(inv: Invocation, ctx: InspectContext): Finding[] {
+  const down = matchesSubcommand(inv.args, ['down']);
+  const rule = down ? 'docker-compose-down-volumes' : 'docker-compose-rm-volumes';
+  // Compose's own options (`-f file`) come before the subcommand; after it, `-f` is rm's --force.
+  const sub = inv.args.findIndex((a, i) => !a.startsWith('-') && !(COMPOSE_GLOBALS.includes(inv.args[i - 1] ?? '') && !inv.args[i - 1]!.includes('=')));
+  const parsed = parseArgs(sub < 0 ? inv.args : inv.args.slice(0, sub), { withValue: COMPOSE_GLOBALS });
+  const projectDir = optionValues(parsed, '--project-directory')[0];
+  const data = composeData(projectDir ? path.resolve(inv.cwd, projectDir) : inv.cwd, ctx.readFile, optionValues(parsed, '-f', '--file'), optionValues(parsed, '-p', '--project-name')[0]);
+  if (!data) return [{ rule, verdict: 'block', message: down ? 'removes the volumes that hold the database data' : 'removes the containers with their anonymous volumes, where a database service keeps its data' }];
+  const lost = [...(down ? data.volumes.map((v) => v.name) : []), ...data.anonymous.map((s) => `${s}'s anonymous volume`)];
+  if (lost.length > 0) return [{ rule, verdict: 'block', message: `removes volumes that hold database data: ${lost.join(', ')}` }];
+  if (down && data.otherVolumes.length > 0) return [{ rule, verdict: 'backup', message: `removes named volumes (${data.otherVolumes.join(', ')}); none is a recognised database's data folder` }];
+  return [];
+}
+
+function dockerVolumeRm(inv: Invocation, ctx: InspectContext): Finding[] {
   const positionals = parseArgs(inv.args).positionals;
   const given = positionals.slice(positionals.indexOf('volume') + 2);
   const computed = given.filter((n) => /\$\(|`/.test(n));
   if (computed.length > 0 || given.length === 0) {
     return [{ rule: 'docker-volume-rm', verdict: 'block', message: 'removes Docker volumes whose names are only known when the command runs, which may hold database data' }];
   }
-  const names = given.filter(looksLikeDatabase);
-  return names.length > 0 ? [{ rule: 'docker-volume-rm', verdict: 'block', message: `removes Docker volumes that look like database storage: ${names.join(', ')}` }] : [];
+  const compose = new Set(composeData(inv.cwd, ctx.readFile)?.volumes.map((v) => v.name) ?? []);
+  const names = given.filter((name) => looksLikeDatabase(name) || compose.has(name));
+  return names.length > 0 ? [{ rule: 'docker-volume-rm', verdict: 'block', message: `removes Docker volumes that hold, or look like, database storage: ${names.join(', ')}` }] : [];
 }
 
 function dockerRmVolumes(inv: Invocation): Finding[] {
