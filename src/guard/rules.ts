@@ -241,7 +241,7 @@ function classProbe(part: string): string {
 
 /** Words of a `$(find ...)` argument, or of what `find ... | xargs rm` reads: file patterns that decide what is deleted. */
 function computedTargets(inv: Invocation, targets: string[]): string[] {
-  const texts = [...targets.filter((t) => /\$\(|`/.test(t)), ...inv.stdin.flatMap((s) => (s.kind === 'opaque' ? [s.command] : []))];
+  const texts = [...targets.filter((t) => /\$\(|`/.test(t)), ...inv.stdin.flatMap((s) => (s.kind === 'opaque' ? [s.command] : s.kind === 'text' ? [s.text] : []))];
   return texts.flatMap((t) => t.split(/[\s()`$]+/)).map((w) => w.replace(/^['"]|['"]$/g, '')).filter((w) => w !== '');
 }
 

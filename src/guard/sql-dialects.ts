@@ -114,14 +114,41 @@ function alwaysTrue(expr: Expr | undefined): boolean {
   const right = expr.right as Expr | undefined;
   if (op === 'OR' || op === '||') return alwaysTrue(left) || alwaysTrue(right);
   if (op === 'AND' || op === '&&') return alwaysTrue(left) && alwaysTrue(right);
-  const same = shape(left) === shape(right);
-  if (['=', '==', '>=', '<=', '<=>', 'IS'].includes(op)) return same;
-  if (op === '!=' || op === '<>') return !same && isConstant(left) && isConstant(right);
-  return false;
+  const compared = compareConstants(op, constantOf(left), constantOf(right));
+  if (compared !== undefined) return compared;
+  return ['=', '==', '>=', '<=', '<=>', 'IS'].includes(op) && shape(left) === shape(right);
 }
 
-function isConstant(expr: Expr | undefined): boolean {
-  return expr !== undefined && ['number', 'bool', 'boolean', 'single_quote_string', 'double_quote_string', 'string'].includes(String(expr.type));
+function constantOf(expr: Expr | undefined): number | string | boolean | undefined {
+  if (!expr) return undefined;
+  if (expr.type === 'number') return Number(expr.value);
+  if (expr.type === 'bool' || expr.type === 'boolean') return expr.value === true || String(expr.value).toLowerCase() === 'true';
+  if (expr.type === 'single_quote_string' || expr.type === 'string') return String(expr.value);
+  return undefined;
+}
+
+/** The result of comparing two literals (`2 > 1`, `'a' <> 'b'`), or undefined when either side is not one. */
+export function compareConstants(op: string, left: number | string | boolean | undefined, right: number | string | boolean | undefined): boolean | undefined {
+  if (left === undefined || right === undefined || typeof left !== typeof right) return undefined;
+  switch (op) {
+    case '=':
+    case '==':
+    case '<=>':
+      return left === right;
+    case '<>':
+    case '!=':
+      return left !== right;
+    case '<':
+      return left < right;
+    case '>':
+      return left > right;
+    case '<=':
+      return left <= right;
+    case '>=':
+      return left >= right;
+    default:
+      return undefined;
+  }
 }
 
 function shape(expr: unknown): string {

@@ -1,5 +1,5 @@
 import './wasm.js';
-import { type Dialect, dialectFindings } from './sql-dialects.js';
+import { type Dialect, compareConstants, dialectFindings } from './sql-dialects.js';
 import type { Finding, Verdict } from './types.js';
 
 /*
@@ -72,12 +72,10 @@ function alwaysTrue(node: AstNode): boolean {
     return bool === true || (typeof int === 'number' && int !== 0);
   }
   if (kind === 'A_Expr' && value.kind === 'AEXPR_OP') {
-    const op = JSON.stringify(value.name);
-    const same = stripLocations(value.lexpr) === stripLocations(value.rexpr);
-    const constants = 'A_Const' in ((value.lexpr as AstNode) ?? {}) && 'A_Const' in ((value.rexpr as AstNode) ?? {});
-    if (op.includes('"="') || op.includes('">="') || op.includes('"<="')) return same;
-    if (op.includes('"<>"') || op.includes('"!="')) return constants && !same;
-    return false;
+    const op = ((value.name as Array<{ String?: { sval?: string } }> | undefined) ?? []).map((n) => n.String?.sval ?? '').join('.');
+    const compared = compareConstants(op, constantOf(value.lexpr), constantOf(value.rexpr));
+    if (compared !== undefined) return compared;
+    return ['=', '>=', '<='].includes(op) && stripLocations(value.lexpr) === stripLocations(value.rexpr);
   }
   if (kind === 'BoolExpr') {
     const args = (value.args as AstNode[] | undefined) ?? [];
@@ -85,6 +83,17 @@ function alwaysTrue(node: AstNode): boolean {
     if (value.boolop === 'AND_EXPR') return args.length > 0 && args.every(alwaysTrue);
   }
   return false;
+}
+
+/** The value of a literal (`2`, `1.5`, `'a'`, `true`); the parser leaves out a zero (`{ ival: {} }`). */
+function constantOf(node: unknown): number | string | boolean | undefined {
+  const literal = (node as AstNode | undefined)?.A_Const as AstNode | undefined;
+  if (!literal) return undefined;
+  if (literal.ival) return Number((literal.ival as AstNode).ival ?? 0);
+  if (literal.fval) return Number((literal.fval as AstNode).fval ?? 0);
+  if (literal.sval) return String((literal.sval as AstNode).sval ?? '');
+  if (literal.boolval) return (literal.boolval as AstNode).boolval === true;
+  return undefined;
 }
 
 function stripLocations(node: unknown): string {
