@@ -54,30 +54,63 @@ export function loadShellParser(): Promise<Parser> {
 /** Thrown by {@link parseShell} without a parser for a line that needs one: the caller loads it and starts again. */
 export class ShellParserNotLoaded extends Error {}
 
-/**
- * Words made only of these characters are passed by the shell exactly as written: no quoting, expansion, glob,
- * tilde, comment, redirection or operator. A line of such words separated by spaces is one simple command.
- */
-const PLAIN_LINE = /^ *[A-Za-z0-9_@%+:,./-]+( +[A-Za-z0-9_@%+=:,./-]+)* *$/;
-const RESERVED_WORDS = new Set(['if', 'then', 'else', 'elif', 'fi', 'case', 'esac', 'for', 'select', 'while', 'until', 'do', 'done', 'in', 'function', 'time', 'coproc']);
+/** Characters the shell passes through unchanged outside quotes: no expansion, glob, tilde, comment or operator. */
+const PLAIN = /[A-Za-z0-9_@%+=:,./-]/;
+const RESERVED_WORDS = new Set(['if', 'then', 'else', 'elif', 'fi', 'case', 'esac', 'for', 'select', 'while', 'until', 'do', 'done', 'in', 'function', 'time', 'coproc', '!', '[[', '{']);
 
 /**
- * `ls -la`, `git status`, `npm test`: a line of plain words is split on spaces, which is what the shell does with
- * it, without loading the tree-sitter parser (its first parse costs more than the rest of a hook). Anything else
- * gets undefined and goes through the real parser.
+ * `ls -la`, `git status`, `psql -d app -c "DELETE FROM users WHERE id = 3"`: a line of words made of plain
+ * characters and quoted strings is one simple command, and the shell only removes the quotes (inside `'...'` nothing
+ * is special; inside `"..."` only `$`, `` ` `` and `\` are, and such lines are left to the parser). It is split here
+ * without loading the tree-sitter parser, whose first parse costs more than the rest of a hook. Anything else gets
+ * undefined and goes through the real parser; the tests hold both to the same words.
  */
-function plainCommand(line: string, cwd: string, stdin: StdinSource[]): ShellCommand | undefined {
-  if (!PLAIN_LINE.test(line)) return undefined;
-  const argv = line.trim().split(/ +/);
-  if (RESERVED_WORDS.has(argv[0]!)) return undefined;
-  return { argv, env: {}, text: line.trim(), cwd, stdin };
+export function simpleCommand(line: string, cwd: string, stdin: StdinSource[]): ShellCommand | undefined {
+  const argv: string[] = [];
+  let word: string | undefined;
+  let quotedFirst = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (c === ' ') {
+      if (word !== undefined) argv.push(word);
+      word = undefined;
+    } else if (c === "'" || c === '"') {
+      const end = line.indexOf(c, i + 1);
+      if (end < 0) return undefined;
+      const inner = line.slice(i + 1, end);
+      if (c === '"' && /[$`\\]/.test(inner)) return undefined;
+      if (argv.length === 0) quotedFirst = true;
+      word = (word ?? '') + inner;
+      i = end;
+    } else if (PLAIN.test(c)) {
+      word = (word ?? '') + c;
+    } else {
+      return undefined;
+    }
+  }
+  if (word !== undefined) argv.push(word);
+  // The first word decides what the line is: a command name, not an assignment (`A=1 cmd`) or a keyword.
+  if (argv.length === 0 || quotedFirst || argv[0]!.includes('=') || RESERVED_WORDS.has(argv[0]!)) return undefined;
+  return { argv, env: {}, text: line.trim(), cwd: cdTarget(argv, cwd), stdin };
 }
 
-/** The commands of a shell line. `parser` may be left out: plain lines need none, others throw {@link ShellParserNotLoaded}. */
+/** The folder after `cd <dir>` (the folder it runs in is the new one); `cwd` for any other command. */
+function cdTarget(argv: string[], cwd: string): string {
+  const target = argv[1];
+  if (argv[0] !== 'cd' || !target || target.startsWith('-') || target.startsWith('~') || target.includes('$')) return cwd;
+  return path.resolve(cwd, target);
+}
+
+/** The commands of a shell line. `parser` may be left out: simple lines need none, others throw {@link ShellParserNotLoaded}. */
 export function parseShell(parser: Parser | undefined, line: string, options: { cwd: string; stdin?: StdinSource[]; readFile?: ReadFile }): ParsedShell {
-  const plain = plainCommand(line, options.cwd, options.stdin ?? []);
-  if (plain) return { commands: [plain], complete: true, writtenFiles: new Map() };
+  const simple = simpleCommand(line, options.cwd, options.stdin ?? []);
+  if (simple) return { commands: [simple], complete: true, writtenFiles: new Map() };
   if (!parser) throw new ShellParserNotLoaded('the shell parser is not loaded');
+  return parseWithTreeSitter(parser, line, options);
+}
+
+/** What tree-sitter-bash reads in a line: every command, with its words unquoted and expanded where the line allows. */
+export function parseWithTreeSitter(parser: Parser, line: string, options: { cwd: string; stdin?: StdinSource[]; readFile?: ReadFile }): ParsedShell {
   const tree = parser.parse(line);
   if (!tree) return { commands: [], complete: false, writtenFiles: new Map() };
   try {
@@ -174,10 +207,7 @@ class Walker {
       for (const [name, value] of Object.entries(env)) scope.vars.set(name, value);
       return;
     }
-    if (argv[0] === 'cd' && Object.keys(env).length === 0) {
-      const target = argv[1];
-      if (target && !target.startsWith('-') && !target.startsWith('~') && !target.includes('$')) scope.cwd = path.resolve(scope.cwd, target);
-    }
+    if (Object.keys(env).length === 0) scope.cwd = cdTarget(argv, scope.cwd);
     this.commands.push({ argv, env, text: node.text, cwd: scope.cwd, stdin: sources });
   }
 

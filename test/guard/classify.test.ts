@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyCommand } from '../../src/guard/classify.js';
-import { ShellParserNotLoaded, loadShellParser, parseShell } from '../../src/guard/shell.js';
+import { ShellParserNotLoaded, loadShellParser, parseShell, parseWithTreeSitter, simpleCommand } from '../../src/guard/shell.js';
 import type { Verdict } from '../../src/guard/types.js';
 import { makeProject } from './fixture.js';
 
@@ -265,14 +265,25 @@ describe('guard classifier', () => {
     for (const reason of result.reasons) expect(Object.keys(reason).sort()).toEqual(['command', 'message', 'rule']);
   });
 
-  it('reads a line of plain words without the shell parser exactly as the parser does', async () => {
+  it('reads a simple line (plain words, quoted strings) without the shell parser exactly as the parser does', async () => {
     const parser = await loadShellParser();
-    const lines = ['ls -la', 'git status', 'npm run db:reset -- --skip-seed', 'npx prisma@6 migrate reset --force', 'cd packages/api', 'psql -d app -f sql/x.sql', '  npm   test  ', 'node --env-file=.env x.js'];
+    const lines = [
+      'ls -la', 'git status', 'npm run db:reset -- --skip-seed', 'npx prisma@6 migrate reset --force', 'cd packages/api', 'psql -d app -f sql/x.sql',
+      '  npm   test  ', 'node --env-file=.env x.js', 'echo "x"', 'psql -d app -c "DELETE FROM users WHERE id = 3"', "psql -c 'DROP TABLE \"User\"'",
+      `sqlite3 dev.db "DELETE FROM \"User\" WHERE name = 'O''Brien'"`, 'git commit -m "fix: it\'s done"', `git commit -m 'a "quoted" word'`, 'x a"b"\'c\'d "" \'\'',
+      'mysql -e "DELETE FROM t;\nDROP TABLE u"', 'node --x="a b" y', 'npm run x -- --name="a  b"', 'echo "#not a comment" \'*.db\' "~/x" \'$HOME\' "a;b|c&d>e"',
+    ];
     for (const line of lines) {
-      const withParser = parseShell(parser, line, { cwd: '/p' }).commands.map((c) => ({ argv: c.argv, env: c.env, cwd: c.cwd }));
-      expect(parseShell(undefined, line, { cwd: '/p' }).commands.map((c) => ({ argv: c.argv, env: c.env, cwd: c.cwd })), line).toEqual(withParser);
+      expect(simpleCommand(line, '/p', []), line).toBeDefined();
+      const withParser = parseWithTreeSitter(parser, line, { cwd: '/p' }).commands.map((c) => ({ argv: c.argv, env: c.env, cwd: c.cwd, text: c.text }));
+      expect(parseShell(undefined, line, { cwd: '/p' }).commands.map((c) => ({ argv: c.argv, env: c.env, cwd: c.cwd, text: c.text })), line).toEqual(withParser);
     }
-    for (const line of ['if prisma migrate reset', 'ls *.db', 'rm ~/dev.db', 'a && b', 'echo "x"', 'FOO=1 prisma migrate reset', 'time dropdb app', 'ls # x', 'a=b']) {
+    const others = [
+      'if prisma migrate reset', 'ls *.db', 'rm ~/dev.db', 'a && b', 'FOO=1 prisma migrate reset', 'time dropdb app', 'ls # x', 'a=b', 'echo "$HOME"',
+      'echo "a\\"b"', 'psql -c "DROP TABLE `x`"', "echo 'unclosed", 'echo "unclosed', '"psql" -c x', 'X="a b" psql', 'psql -c "x";dropdb app', 'echo a\tb', '{ dropdb app; }',
+      'echo "x" > dev.db', '! dropdb app', '[[ -f x ]]',
+    ];
+    for (const line of others) {
       expect(() => parseShell(undefined, line, { cwd: '/p' }), line).toThrow(ShellParserNotLoaded);
     }
   });
