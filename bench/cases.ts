@@ -611,12 +611,13 @@ const guardHookCase: Case = {
       { label: 'node -e 0', tool: 'raw', run: () => raw(ctx, `${sh(process.execPath)} -e 0`) },
       hook('hook claude: ls -la', 'ls -la'),
       hook('hook claude: psql -c "DELETE ... WHERE"', `psql -d app -c "DELETE FROM users WHERE id = 3"`),
+      hook('hook claude: sqlite3 "DELETE ... WHERE"', `sqlite3 prisma/dev.db "DELETE FROM User WHERE id = 3"`),
       hook('hook claude: npm run db:fresh', 'npm run db:fresh'),
       { label: 'guard check -- git status', tool: 'dbguard', run: () => dbguard(ctx, ['guard', 'check', '--', 'git status'], {}, { cwd: project }) },
     ]);
     // The issue's budgets are 100 ms (no SQL) and 150 ms (SQL, package.json scripts) where `node -e 0` takes 50 ms:
     // as ratios to node's own start-up they hold on a busy machine too.
-    const budgets: Record<string, number> = { 'hook claude: ls -la': 100, 'guard check -- git status': 100, 'hook claude: psql -c "DELETE ... WHERE"': 150, 'hook claude: npm run db:fresh': 150 };
+    const budgets: Record<string, number> = { 'hook claude: ls -la': 100, 'guard check -- git status': 100, 'hook claude: psql -c "DELETE ... WHERE"': 150, 'hook claude: sqlite3 "DELETE ... WHERE"': 150, 'hook claude: npm run db:fresh': 150 };
     const ratios = ms.filter((m) => m.tool === 'dbguard').map((m) => ratio(ms, m.label, 'node -e 0', { kind: 'max', value: budgets[m.label]! / 50 }));
     const node = ms.find((m) => m.label === 'node -e 0')!.median;
     const notes = [`Budgets as ratios to \`node -e 0\` (50 ms on an idle machine): ${Object.entries(budgets).map(([label, b]) => `${label} ≤ ${b} ms`).join(', ')}. Here \`node -e 0\` took ${(node * 1000).toFixed(0)} ms.`];
