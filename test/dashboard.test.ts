@@ -65,7 +65,7 @@ describe('dashboard in a real browser', () => {
       target: parseDatabaseUrl('file:./lite.db', cwd),
       dir,
       type: 'migration',
-      migration: { tool: 'drizzle', lastApplied: '0001_init', pending: ['0002_add_email'] },
+      migration: { tool: 'drizzle', lastApplied: '0001_init', pending: ['0002_add_email'], findings: ['DROP COLUMN users.nickname: 12 non-null values'] },
       retention: false,
     });
     await appendAudit(dir, {
@@ -168,6 +168,10 @@ describe('dashboard in a real browser', () => {
     const users = page.locator('tbody tr', { has: page.locator('td', { hasText: /^public\.users$/ }) });
     await expect(users.locator('td').allTextContents()).resolves.toEqual(['public.users', '50', '57', '+7']);
     await page.screenshot({ path: path.join(shots, 'backup.png'), fullPage: true });
+    // Two backups of each database, one verified: the overview the README shows (docs/dashboard.png).
+    await page.goto(`${base}/`);
+    await page.locator('[data-chart="pg"] canvas').waitFor();
+    await page.screenshot({ path: path.join(shots, 'overview-verified.png'), fullPage: true });
   });
 
   it('restores into a new database only with its name typed, checked on the server', async () => {
@@ -226,6 +230,7 @@ describe('dashboard in a real browser', () => {
     const migration = page.locator('tbody tr', { hasText: 'drizzle' });
     await expect(migration.locator('td').nth(3).textContent()).resolves.toBe('0001_init');
     await expect(migration.locator('td').nth(4).textContent()).resolves.toBe('0002_add_email');
+    await expect(migration.locator('td').nth(5).textContent()).resolves.toBe('DROP COLUMN users.nickname: 12 non-null values');
     await page.screenshot({ path: path.join(shots, 'guard.png'), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.emulateMedia({ colorScheme: 'dark' });

@@ -146,6 +146,9 @@ describe('dbguard migrate, Prisma-format migrations', () => {
     expect(accepted.code, accepted.stderr).toBe(0);
     const result = parseJson<{ applied: string[]; backupId: string }>(accepted);
     expect(result.applied).toEqual(['20260102000000_cleanup']);
+    // The migration backup records what linting found, as measured before the migration ran.
+    const shown = parseJson<{ migration: { findings: string[] } }>(await runCli(['show', result.backupId, '--json'], { cwd: dir }));
+    expect(shown.migration.findings).toEqual(['DROP COLUMN User.name: 12 non-null values', 'DROP TABLE Post: 7 rows']);
     // The undo command brings the dropped data back.
     expect((await runCli(['restore', result.backupId, '--yes'], { cwd: dir, env })).code).toBe(0);
     expect((await snapshotContent(db.name))['public.Post']).toHaveLength(7);

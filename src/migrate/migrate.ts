@@ -11,7 +11,7 @@ import type { Compression } from '../pipeline/compression.js';
 import type { DecryptionKeys, EncryptionKeys } from '../pipeline/encryption.js';
 import { analyzeSql } from './analyze.js';
 import { rollbackReport, withBackup } from './with-backup.js';
-import { type MeasuredFinding, measureFindings } from './impact.js';
+import { type MeasuredFinding, describeFinding, measureFindings } from './impact.js';
 import { DEFAULT_COMMANDS, type MigrationState, type ProjectTool, detectTool, migrationState } from './pending.js';
 
 export interface MigrateOptions {
@@ -88,7 +88,7 @@ async function migrateLocked(engine: DatabaseEngine, options: MigrateOptions): P
         dir: options.dir,
         label: options.name ?? (pendingNames.at(-1) || 'migration'),
         description: `Before: ${command.join(' ')}`,
-        migration: { tool: project?.tool ?? 'custom', lastApplied: before?.lastApplied ?? null, pending: pendingNames },
+        migration: { tool: project?.tool ?? 'custom', lastApplied: before?.lastApplied ?? null, pending: pendingNames, findings: findings.map(describeFinding) },
         rollback: options.rollback,
         backup: options.backup,
         decryption: options.decryption,

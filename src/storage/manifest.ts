@@ -44,8 +44,10 @@ export const manifestSchema = z
     tables: z.record(z.string(), z.number().int().nonnegative()),
     durationMs: z.number().nonnegative(),
     dbguardVersion: z.string(),
-    /** Migration backups: the tool, the last migration applied before, and those about to run. */
-    migration: z.object({ tool: z.string(), lastApplied: z.string().nullable(), pending: z.array(z.string()) }).optional(),
+    /** Migration backups: the tool, the last migration applied before, those about to run, and what linting found in them. */
+    migration: z
+      .object({ tool: z.string(), lastApplied: z.string().nullable(), pending: z.array(z.string()), findings: z.array(z.string()).optional() })
+      .optional(),
     /** Export backups: the subject's table (its key is personal data and stays inside the encrypted file). */
     subject: z.object({ table: z.string(), references: z.number().int().nonnegative() }).strict().optional(),
     /** The copy in a bucket: its key, stored size and Object Lock (the remote manifest is written after it). */

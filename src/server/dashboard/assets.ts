@@ -66,6 +66,7 @@ progress { width: 100%; height: 1.2rem; }
 pre, code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .88rem; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; margin: .3rem 0; }
 ol.steps { padding-left: 1.3rem; }
+ul.findings { margin: 0; padding-left: 1.1rem; }
 @media (max-width: 600px) { main { padding: .6rem; } .cards { grid-template-columns: 1fr; } }
 `;
 

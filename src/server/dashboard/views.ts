@@ -233,10 +233,15 @@ ${audit.length === 0 ? html`<p class="muted">No destructive command was approved
 </table></div>`}
 <h2>Migrations</h2>
 ${migrations.length === 0 ? html`<p class="muted">No migration backups yet (<code>dbguard migrate</code> takes one before each run).</p>` : html`<div class="table-wrap"><table>
-<thead><tr><th>When</th><th>Database</th><th>Tool</th><th>Applied before</th><th>Pending then</th><th>Backup</th></tr></thead>
-<tbody>${migrations.map((b) => html`<tr><td>${date(b.manifest.createdAt)}</td><td>${b.databaseName}</td><td>${b.manifest.migration?.tool ?? '—'}</td><td class="wrap">${b.manifest.migration?.lastApplied ?? 'none'}</td><td class="wrap">${(b.manifest.migration?.pending ?? []).join(', ') || 'none'}</td><td><a href="/backups/${b.manifest.id}">${b.manifest.id}</a></td></tr>`)}</tbody>
+<thead><tr><th>When</th><th>Database</th><th>Tool</th><th>Applied before</th><th>Pending then</th><th>Lint findings</th><th>Backup</th></tr></thead>
+<tbody>${migrations.map((b) => html`<tr><td>${date(b.manifest.createdAt)}</td><td>${b.databaseName}</td><td>${b.manifest.migration?.tool ?? '—'}</td><td class="wrap">${b.manifest.migration?.lastApplied ?? 'none'}</td><td class="wrap">${(b.manifest.migration?.pending ?? []).join(', ') || 'none'}</td><td class="wrap">${findingsCell(b.manifest.migration?.findings)}</td><td><a href="/backups/${b.manifest.id}">${b.manifest.id}</a></td></tr>`)}</tbody>
 </table></div>`}`;
   return layout(ctx, 'Guard', '/guard', body);
+}
+
+function findingsCell(findings: string[] | undefined): Html | string {
+  if (findings === undefined) return html`<span class="muted">not recorded</span>`;
+  return findings.length === 0 ? 'none' : html`<ul class="findings">${findings.map((f) => html`<li class="warn">${f}</li>`)}</ul>`;
 }
 
 const JOB_TITLES = { backup: 'Backup', verify: 'Verification', restore: 'Restore' } as const;
