@@ -31,6 +31,7 @@ const COMMANDS: Array<[names: string[], load: () => Promise<Register>]> = [
   [['status'], async () => (await import('./commands/status.js')).registerStatus],
   [['serve'], async () => (await import('./commands/serve.js')).registerServe],
   [['notify'], async () => (await import('./commands/notify.js')).registerNotify],
+  [['pitr'], async () => (await import('./commands/pitr.js')).registerPitr],
 ];
 
 export async function buildProgram(ctx: CliContext, argv: string[]): Promise<Command> {

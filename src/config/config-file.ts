@@ -24,6 +24,20 @@ const compressionSpec = z.string().refine(
 const encryptionSchema = z.object({ recipients: z.array(z.string().min(1)) }).strict();
 const duration = z.union([z.string().min(1), z.number().nonnegative()]);
 
+/** `databases.<name>.pitr`: serve streams the WAL and takes base backups on `base`. */
+export const pitrEntrySchema = z
+  .object({
+    enabled: z.boolean().optional(),
+    /** Cron pattern of the base backups (default "0 3 * * *"). */
+    base: z.string().min(1).optional(),
+    /** The newest restorable point is never older than this (default 5m). */
+    maxLag: duration.optional(),
+    /** Alert when the replication slot holds back more WAL than this on the server (default 1024). */
+    maxSlotWalMB: z.number().positive().optional(),
+  })
+  .strict();
+export type PitrEntry = z.infer<typeof pitrEntrySchema>;
+
 /**
  * A named database (`databases.<name>`). String values may hold `${NAME}` references to the environment, read
  * when the database is used. The backup options override the top-level ones for this database.
@@ -50,6 +64,8 @@ export const databaseEntrySchema = z
     /** This database's bucket settings, merged over the top-level `remote`. */
     remote: remoteConfigSchema.optional(),
     requiredTables: z.array(z.string().min(1)).optional(),
+    /** Point-in-time recovery (PostgreSQL): `true` for the defaults, or its settings (see PitrEntry). */
+    pitr: z.union([z.boolean(), pitrEntrySchema]).optional(),
   })
   .strict();
 

@@ -44,7 +44,22 @@ export interface NamedDatabase {
   maxAgeMs: number;
   /** Up to this much random delay before a scheduled run. */
   jitterMs: number;
+  /** Point-in-time recovery settings; undefined when it is not enabled. */
+  pitr: PitrSettings | undefined;
 }
+
+export interface PitrSettings {
+  /** When serve takes base backups. */
+  base: Schedule;
+  /** The newest restorable point must never be older than this. */
+  maxLagMs: number;
+  /** Alert when the slot holds back more WAL than this on the server. */
+  maxSlotWalBytes: number;
+}
+
+export const DEFAULT_PITR_BASE = '0 3 * * *';
+export const DEFAULT_PITR_MAX_LAG_MS = 5 * 60_000;
+export const DEFAULT_PITR_MAX_SLOT_WAL_MB = 1024;
 
 export interface ResolveOptions {
   config: DbguardConfig;
@@ -105,6 +120,7 @@ function defaultDatabase(options: ResolveOptions, db: string | undefined): Named
     type: 'automatic',
     maxAgeMs: DEFAULT_MAX_AGE_MS,
     jitterMs: 0,
+    pitr: undefined,
   };
 }
 
@@ -141,7 +157,20 @@ function namedDatabase(name: string, raw: DatabaseEntry, options: ResolveOptions
     type: entry.type ?? 'automatic',
     maxAgeMs: entry.maxAge !== undefined ? parseDuration(entry.maxAge, `${where}.maxAge`) : defaultMaxAge(schedule),
     jitterMs: entry.jitter !== undefined ? parseDuration(entry.jitter, `${where}.jitter`) : 0,
+    pitr: pitrSettings(entry.pitr, target, timeZone, `${where}.pitr`),
   };
+}
+
+function pitrSettings(entry: DatabaseEntry['pitr'], target: DatabaseTarget, timeZone: string | undefined, where: string): PitrSettings | undefined {
+  if (entry === undefined || entry === false) return undefined;
+  const settings = entry === true ? {} : entry;
+  if (settings.enabled === false) return undefined;
+  if (target.engine !== 'postgres') throw new UsageError(`${where}: point-in-time recovery is for PostgreSQL databases.`, 'Remove "pitr" from this SQLite database.');
+  const base = { cron: settings.base ?? DEFAULT_PITR_BASE, timeZone };
+  cronOf(base, `${where}.base`);
+  const maxLagMs = settings.maxLag !== undefined ? parseDuration(settings.maxLag, `${where}.maxLag`) : DEFAULT_PITR_MAX_LAG_MS;
+  if (maxLagMs < 1000) throw new UsageError(`${where}.maxLag: at least 1s.`);
+  return { base, maxLagMs, maxSlotWalBytes: (settings.maxSlotWalMB ?? DEFAULT_PITR_MAX_SLOT_WAL_MB) * 1024 * 1024 };
 }
 
 /** Two intervals of the schedule (one missed run is not yet stale), else 26 hours. */

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 
 /** What a channel is told about (`success` only when asked for). */
-export const NOTIFY_EVENTS = ['failure', 'recovery', 'stale', 'verify-failed', 'success'] as const;
+/** `pitr-lag`: the newest restorable point is older than maxLag, or the slot holds back too much WAL on the server. */
+export const NOTIFY_EVENTS = ['failure', 'recovery', 'stale', 'verify-failed', 'success', 'pitr-lag'] as const;
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
-export const DEFAULT_NOTIFY_EVENTS: readonly NotifyEvent[] = ['failure', 'recovery', 'stale', 'verify-failed'];
+export const DEFAULT_NOTIFY_EVENTS: readonly NotifyEvent[] = ['failure', 'recovery', 'stale', 'verify-failed', 'pitr-lag'];
 
 const filters = {
   /** Events this channel receives (default: failure, recovery, stale, verify-failed). */

@@ -64,6 +64,8 @@ export interface BackupOptions {
   remoteMode?: 'copy' | 'only' | 'none' | undefined;
   /** Bytes uploaded so far (the remote copy of a local backup). */
   onUploadProgress?: ((bytes: number) => void) | undefined;
+  /** Base backups: their WAL positions, known once the dump completed. */
+  base?: (() => BackupManifest['base']) | undefined;
 }
 
 export interface BackupResult extends StoredBackup {
@@ -211,6 +213,7 @@ async function takeBackup(
       durationMs: Math.round(performance.now() - started),
       dbguardVersion: DBGUARD_VERSION,
       ...(options.migration ? { migration: options.migration } : {}),
+      ...(options.base ? { base: options.base() } : {}),
     };
     options.signal?.throwIfAborted();
     if (sink.kind === 'remote') {

@@ -53,7 +53,7 @@ export async function findBackup(sources: BackupSources, ref: string, { type, fr
   const { backups } = await listSources(sources, from);
   const where = describeSources(sources, from);
   if (ref === 'latest') {
-    const candidates = backups.filter((b) => (type ? b.manifest.type === type : b.manifest.type !== 'pre-restore' && b.manifest.type !== 'export'));
+    const candidates = backups.filter((b) => (type ? b.manifest.type === type : b.manifest.type !== 'pre-restore' && b.manifest.type !== 'export' && b.manifest.type !== 'base'));
     const newest = candidates[0];
     if (!newest) {
       throw new UsageError(

@@ -98,6 +98,12 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   if (isExportFormat(found.manifest.format)) {
     throw new UsageError(`${found.manifest.id} is a personal-data export, not a backup of the database: it cannot be restored.`, 'Pick a backup with `dbguard list`.');
   }
+  if (found.manifest.format === 'pg-base-tar') {
+    throw new UsageError(
+      `${found.manifest.id} is a base backup of the whole server for point-in-time recovery: it is restored to a moment, not as it is.`,
+      'Run `dbguard restore --at <time>` (see `dbguard pitr status` for the restorable window).',
+    );
+  }
   const engine = options.engine ?? engineFor(options.target);
   const databaseKey = retentionDatabaseKey({ engine: engine.kind, database: engine.identity() });
   return withDatabaseLock(store.root, databaseKey, 'restore', async () => {
@@ -114,6 +120,20 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
       await release();
     }
   }, { display: options.target.display });
+}
+
+/**
+ * Restores a backup file kept outside the backups folder (the point-in-time copy of a recovery), with every check of
+ * `restore`: confirmation, safety backup (into `dir`), all or nothing, row counts after.
+ */
+export async function restoreFromFile(stored: StoredBackup, options: Omit<RestoreOptions, 'ref' | 'type' | 'from'>): Promise<RestoreResult> {
+  const started = performance.now();
+  const store = openSources(options).local;
+  const engine = options.engine ?? engineFor(options.target);
+  const databaseKey = retentionDatabaseKey({ engine: engine.kind, database: engine.identity() });
+  return withDatabaseLock(store.root, databaseKey, 'restore', () => restoreStored(store, stored, { ...options, ref: stored.manifest.id, engine }, started), {
+    display: options.target.display,
+  });
 }
 
 async function restoreStored(store: LocalBackupStore, stored: StoredBackup, options: RestoreOptions, started: number): Promise<RestoreResult> {

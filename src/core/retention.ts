@@ -33,6 +33,7 @@ export const retentionPoliciesSchema = z
     migration: retentionPolicySchema.optional(),
     'pre-restore': retentionPolicySchema.optional(),
     export: retentionPolicySchema.optional(),
+    base: retentionPolicySchema.optional(),
   } satisfies Record<BackupType, unknown>)
   .strict();
 export type RetentionPolicies = Partial<Record<BackupType, RetentionPolicy>>;
@@ -47,6 +48,8 @@ export const DEFAULT_RETENTION_POLICIES: Readonly<Record<BackupType, Readonly<Re
   migration: Object.freeze({ maxAgeDays: 30 }),
   'pre-restore': Object.freeze({ maxAgeDays: 30 }),
   export: Object.freeze({}),
+  // The restorable window starts at the oldest kept base backup; the WAL before it is deleted with it.
+  base: Object.freeze({ keepLast: 2 }),
 });
 
 /** Defaults with the configured types replaced whole (not merged key by key): `{ automatic: {} }` never prunes them. */

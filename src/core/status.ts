@@ -80,7 +80,8 @@ function statusOf(
   lastAttempt: DatabaseStatus['lastAttempt'],
   now: Date,
 ): DatabaseStatus {
-  const good = backups.find((b) => b.manifest.type !== 'export' && b.manifest.verification?.ok !== false);
+  // A base backup restores nothing without its WAL: it does not make a database fresh.
+  const good = backups.find((b) => b.manifest.type !== 'export' && b.manifest.type !== 'base' && b.manifest.verification?.ok !== false);
   const verified = backups
     .filter((b) => b.manifest.verifiedAt)
     .sort((a, b) => b.manifest.verifiedAt!.localeCompare(a.manifest.verifiedAt!))[0];
@@ -139,11 +140,11 @@ export function formatAge(ms: number): string {
   return `${Math.floor(seconds / size)}${unit}${next && rest > 0 ? ` ${rest}${next[0]}` : ''}`;
 }
 
-/** The newest backup of `target`'s database (export backups excluded; in the bucket too when nothing is kept locally), or null. */
+/** The newest backup of `target`'s database (export and base backups excluded; in the bucket too when nothing is kept locally), or null. */
 export async function newestBackupOf(options: { dir?: string | undefined; target: NamedDatabase['target']; backup?: NamedDatabase['backup'] | undefined }): Promise<StoredBackup | null> {
   const store = new LocalBackupStore(path.resolve(options.dir ?? DEFAULT_BACKUP_DIR));
   const engine = engineFor(options.target);
   const key = retentionDatabaseKey({ engine: engine.kind, database: engine.identity() });
   const backups = options.backup && remoteOnly({ backup: options.backup }) ? await backupsWherever(store.root, { backup: options.backup }) : (await store.list()).backups;
-  return backups.find((b) => b.manifest.type !== 'export' && retentionDatabaseKey(b.manifest) === key) ?? null;
+  return backups.find((b) => b.manifest.type !== 'export' && b.manifest.type !== 'base' && retentionDatabaseKey(b.manifest) === key) ?? null;
 }

@@ -153,7 +153,7 @@ async function verifyOne(stored: StoredBackup, options: VerifyOptions, stagingDi
     return result;
   }
 
-  if (options.restoreTest && manifest.engine === 'postgres') {
+  if (options.restoreTest && manifest.engine === 'postgres' && manifest.format !== 'pg-base-tar') {
     const differences = await restoreTest(source, manifest.tables, options.target, { jobs: options.jobs, stagingDir, signal: options.signal });
     result.restoreTest = true;
     result.rowCounts = differences.length === 0 ? 'match' : 'mismatch';

@@ -1,6 +1,7 @@
 import type { DatabaseTarget } from '../config/database-url.js';
 import type { BackupManifest } from '../storage/manifest.js';
 import { PostgresEngine, checkPgArchive } from './postgres.js';
+import { checkBaseTar } from './pg-base.js';
 import { SqliteEngine, checkSqliteSnapshot } from './sqlite.js';
 import type { BackupChecker, DatabaseEngine } from './types.js';
 
@@ -9,5 +10,6 @@ export function engineFor(target: DatabaseTarget): DatabaseEngine {
 }
 
 export function checkerFor(format: BackupManifest['format']): BackupChecker {
+  if (format === 'pg-base-tar') return checkBaseTar;
   return format === 'sqlite' ? checkSqliteSnapshot : checkPgArchive;
 }

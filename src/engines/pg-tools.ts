@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { PostgresConnection } from '../config/database-url.js';
 import { DbguardError } from '../errors.js';
 
-export type PgTool = 'pg_dump' | 'pg_restore' | 'psql';
+export type PgTool = 'pg_dump' | 'pg_restore' | 'psql' | 'pg_basebackup' | 'pg_receivewal';
 
 const INSTALL_HINT =
   'Install the PostgreSQL client tools (Debian/Ubuntu: apt-get install postgresql-client; macOS: brew install libpq), ' +

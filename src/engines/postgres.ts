@@ -18,7 +18,7 @@ import { dropsNotInDump } from './pg-exact.js';
 import { packDumpDirectory, watchDirectorySize, withUnpackedDumpDirectory } from './pg-directory.js';
 import { describePgSchema, readPgSnapshot } from './pg-schema.js';
 import { withPlainFile } from './staged-file.js';
-import type { RowStream, SchemaGraph } from './types.js';
+import type { BackupFormat, RowStream, SchemaGraph } from './types.js';
 import type { DatabaseEngine, Dump, DumpOptions, ImpactQuery, RestoreOptions, RestoreSource, StagingOptions, TableCounts } from './types.js';
 
 const USER_TABLES_SQL = `
@@ -47,7 +47,7 @@ async function countUserTables(client: pg.Client): Promise<TableCounts> {
 export class PostgresEngine implements DatabaseEngine {
   readonly kind = 'postgres' as const;
 
-  dumpFormat({ jobs }: { jobs?: number | undefined }) {
+  dumpFormat({ jobs }: { jobs?: number | undefined }): { format: BackupFormat; extension: string } {
     return jobs !== undefined && jobs > 1 ? ({ format: 'pg-directory', extension: '.dump.tar' } as const) : ({ format: 'pg-custom', extension: '.dump' } as const);
   }
 

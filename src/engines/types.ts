@@ -67,7 +67,7 @@ export type RestoreSource = ({ kind: 'file'; path: string } | { kind: 'stream'; 
   packedDirectory?: boolean | undefined;
 };
 
-export type BackupFormat = 'pg-custom' | 'pg-directory' | 'sqlite';
+export type BackupFormat = 'pg-custom' | 'pg-directory' | 'sqlite' | 'pg-base-tar';
 
 /** A table of the live schema. `id` is `schema.name` on PostgreSQL, the name on SQLite (as in TableCounts). */
 export interface SchemaTable {

@@ -22,6 +22,7 @@ const TITLES: Record<Notification['event'], string> = {
   stale: 'backups are STALE',
   'verify-failed': 'verification FAILED',
   success: 'backup succeeded',
+  'pitr-lag': 'point-in-time recovery is LAGGING',
   test: 'test notification',
 };
 

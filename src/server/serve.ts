@@ -12,6 +12,7 @@ import { DashboardGuard, dashboardAccess, isLoopback } from './dashboard/securit
 import { createApp, listen } from './http.js';
 import type { Logger } from './log.js';
 import { ServeMetrics } from './metrics.js';
+import { PitrService } from './pitr-service.js';
 import { Scheduler } from './scheduler.js';
 
 export interface ServeOptions {
@@ -66,6 +67,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     decryption: options.decryption,
     onFailure: (database) => metrics.countFailure(database),
   });
+  const pitr = new PitrService({ dir: current.dir, log, notifier: current.notifier });
   const app = createApp({
     healthy: () => scheduler.active,
     metrics: async () => ({
@@ -87,8 +89,10 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   }
   try {
     await scheduler.configure(current.databases, current.notifier, current.dir);
+    await pitr.configure(current.databases, current.notifier, current.dir);
   } catch (error) {
     await scheduler.stop();
+    await pitr.stop();
     await closeServer(server); // an open server would keep the process alive after the error is reported
     throw error;
   }
@@ -104,6 +108,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     }
     current = next;
     await scheduler.configure(next.databases, next.notifier, next.dir);
+    await pitr.configure(next.databases, next.notifier, next.dir);
     log('info', 'config.reloaded', { databases: describe(next.databases), channels: next.notifier.channels.map((c) => c.label) });
     return true;
   };
@@ -117,7 +122,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       (stopped ??= (async () => {
         log('info', 'serve.stopping', {});
         watcher?.close();
-        await Promise.all([scheduler.stop(), jobs.stop()]);
+        await Promise.all([scheduler.stop(), jobs.stop(), pitr.stop()]);
         stopSending.abort();
         await closeServer(server);
         log('info', 'serve.stopped', {});

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
-export const BACKUP_TYPES = ['manual', 'automatic', 'migration', 'pre-restore', 'export'] as const;
+/** `base`: a PostgreSQL base backup (pg_basebackup) for point-in-time recovery, restored only with `restore --at`. */
+export const BACKUP_TYPES = ['manual', 'automatic', 'migration', 'pre-restore', 'export', 'base'] as const;
 export type BackupType = (typeof BACKUP_TYPES)[number];
 
 export const MANIFEST_SCHEMA_VERSION = 1;
@@ -29,7 +30,8 @@ export const manifestSchema = z
     database: z.object({ name: z.string(), host: z.string().nullable(), schema: z.string().nullable() }),
     /** pg-directory: a tar of a parallel pg_dump's directory-format output (`backup --jobs`). */
     /** export-json / export-ndjson: a personal-data export (`dbguard export`), not a restorable backup. */
-    format: z.enum(['pg-custom', 'pg-directory', 'sqlite', 'export-json', 'export-ndjson']),
+    /** pg-base-tar: pg_basebackup's tar of the whole server (type `base`), the start of point-in-time recovery. */
+    format: z.enum(['pg-custom', 'pg-directory', 'sqlite', 'export-json', 'export-ndjson', 'pg-base-tar']),
     /** dbguard's own compression layer (a PostgreSQL custom-format dump is also compressed inside by pg_dump). */
     compression: z.enum(['none', 'gzip', 'zstd']),
     /** age encryption: public recipients only, never an identity or passphrase. */
@@ -58,6 +60,18 @@ export const manifestSchema = z
         size: z.number().int().nonnegative(),
         uploadedAt: z.iso.datetime(),
         lockedUntil: z.iso.datetime().nullable(),
+      })
+      .strict()
+      .optional(),
+    /** Base backups: where the WAL replay starts and from when the backup is consistent. */
+    base: z
+      .object({
+        startLsn: z.string(),
+        endLsn: z.string(),
+        timeline: z.number().int().positive(),
+        walSegmentSize: z.number().int().positive(),
+        /** The first moment this backup can be recovered to (pg_basebackup finished). */
+        consistentAt: z.iso.datetime(),
       })
       .strict()
       .optional(),

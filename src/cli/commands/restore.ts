@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { listBackups } from '../../core/list.js';
+import { listBackups, showBackup } from '../../core/list.js';
+import { restoreAt } from '../../core/pitr-restore.js';
+import { parseMoment } from '../../core/pitr-time.js';
 import type { BackupType } from '../../storage/manifest.js';
 import { type RestorePlan, restore } from '../../core/restore.js';
 import { RefusedError, UsageError } from '../../errors.js';
@@ -19,6 +21,7 @@ interface RestoreCliOptions extends CommonOptions {
   identity?: string;
   jobs?: number;
   from?: 'local' | 'remote';
+  at?: string;
 }
 
 export function registerRestore(program: Command, ctx: CliContext): void {
@@ -32,7 +35,8 @@ export function registerRestore(program: Command, ctx: CliContext): void {
     .addOption(jobsOption('PostgreSQL, into a new database (--to) only: parallel pg_restore jobs'))
     .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
     .option('-i, --identity <file>', 'age identity file for an encrypted backup (default: $DBGUARD_AGE_IDENTITY_FILE)')
-    .addOption(fromOption());
+    .addOption(fromOption())
+    .option('--at <moment>', 'PostgreSQL with point-in-time recovery: the database as it was at this moment (ISO 8601, a local time, or before:<backup id>)');
   addDbOption(command, 'the database to restore into (default: $DATABASE_URL, then DATABASE_URL in ./.env)');
   addDirOption(command);
   addJsonOption(command);
@@ -43,6 +47,7 @@ export function registerRestore(program: Command, ctx: CliContext): void {
   );
   command.action(async (ref: string | undefined, options: RestoreCliOptions) => {
     const dir = backupDir(ctx, options);
+    if (options.at !== undefined) return restoreToMoment(ctx, ref, options, dir);
     if (!ref) {
       const { backups } = await listBackups({ dir, type: options.type, remote: remoteSettings(ctx, config(ctx)), from: options.from });
       const choices = backups.slice(0, 10).map((b) => `  ${b.manifest.id}  (${b.manifest.type}, ${formatDate(b.manifest.createdAt)}, ${tableSummary(b.manifest)})`);
@@ -112,6 +117,75 @@ export function registerRestore(program: Command, ctx: CliContext): void {
       ].join('\n'),
     );
   });
+}
+
+async function restoreToMoment(ctx: CliContext, ref: string | undefined, options: RestoreCliOptions, dir: string): Promise<void> {
+  if (ref) throw new UsageError('Give either a backup id or --at <moment>, not both.');
+  if (options.table?.length || options.jobs || options.from) throw new UsageError('--at restores the whole database: it cannot be combined with --table, --jobs or --from.');
+  if (!options.yes && !ctx.interactive) {
+    throw new RefusedError('Refusing to restore without confirmation.', 'Run it in a terminal to confirm, or pass --yes.');
+  }
+  const database = resolveDatabase(ctx, { db: options.db, database: options.database });
+  const target = options.to ? resolveDatabase(ctx, { db: options.to }).target : database.target;
+  const at = await momentOf(ctx, options.at!, database.pitr?.base.timeZone ?? database.schedule?.timeZone, dir);
+  const decryption = await decryptionKeys(ctx, options.identity);
+  let working: { stop(ok?: boolean): void } | undefined;
+  const result = await withCancellation(
+    (signal) =>
+      restoreAt({
+        database,
+        at,
+        target,
+        dir,
+        decryption,
+        safetyBackup: database.backup,
+        requiredTables: database.requiredTables,
+        signal,
+        env: ctx.env,
+        confirm: async (plan) => {
+          if (options.yes) return true;
+          const description =
+            `This replaces ${plan.targetExists ? 'the content of' : 'nothing (new database)'} ${plan.target}\n` +
+            `with ${database.name} as it was at ${plan.at} (${tableSummary(plan.backup)}).` +
+            (plan.targetExists ? '\nA safety backup of the current content is taken first.' : '');
+          ctx.stderr.write(`${description}\n`);
+          return confirmByTypingName(plan.databaseName);
+        },
+        onStep: (step) => {
+          if (options.json) return;
+          if (step.step === 'planned') info(ctx, `Base backup ${step.baseId} and ${step.segments} WAL segment${step.segments === 1 ? '' : 's'} (checksums checked).`);
+          if (step.step === 'recovering') working = startElapsed(ctx.stderr, `Recovering to ${at.toISOString()} in a temporary server...`);
+          if (step.step === 'recovered') working?.stop();
+          if (step.step === 'safety-backup') info(ctx, `Safety backup of the current database: ${step.id}`);
+          if (step.step === 'restoring') working = startElapsed(ctx.stderr, 'Restoring (all or nothing)...');
+          if (step.step === 'checking') working?.stop();
+        },
+      }).catch((error: unknown) => {
+        working?.stop(false);
+        throw error;
+      }),
+    'the temporary server was stopped and its files removed; a database it was restoring over is as it was',
+  );
+  if (options.json) return printJson(ctx, result);
+  print(
+    ctx,
+    [
+      `Restored ${database.name} as it was at ${result.at} into ${result.target}${result.createdTarget ? ' (created)' : ''}`,
+      `  from      base backup ${result.baseId} + ${result.segments} WAL segments${result.lastTransaction ? `; last transaction replayed: ${result.lastTransaction}` : ''}`,
+      `  tables    ${Object.keys(result.tables).length}, ${totalRows(result.tables)} rows, row counts match the recovered copy`,
+      `  took      ${formatDuration(result.durationMs)}`,
+      result.safetyBackupId
+        ? `  undo      dbguard restore ${result.safetyBackupId}   (safety backup of what was replaced)`
+        : '  undo      nothing to undo: the target did not exist before',
+    ].join('\n'),
+  );
+}
+
+/** `--at`: a moment, or `before:<backup id>` (one second before that backup was taken). */
+async function momentOf(ctx: CliContext, value: string, timeZone: string | undefined, dir: string): Promise<Date> {
+  if (!value.startsWith('before:')) return parseMoment(value, timeZone);
+  const found = await showBackup({ dir, ref: value.slice('before:'.length), remote: remoteSettings(ctx, config(ctx)) });
+  return new Date(Date.parse(found.manifest.createdAt) - 1000);
 }
 
 async function confirm(ctx: CliContext, plan: RestorePlan, options: RestoreCliOptions): Promise<boolean> {

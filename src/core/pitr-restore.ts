@@ -1,0 +1,200 @@
+import { createReadStream, promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { extract } from 'tar';
+import type { DatabaseTarget } from '../config/database-url.js';
+import type { NamedDatabase } from '../config/databases.js';
+import { findPostgresServer, prepareDataDir, serverAccount, startTemporaryServer, waitForPromotion, type TemporaryServer } from '../engines/pg-server.js';
+import { DbguardError, RefusedError, UsageError } from '../errors.js';
+import type { Compression } from '../pipeline/compression.js';
+import { digestFile } from '../pipeline/digest.js';
+import type { DecryptionKeys, EncryptionKeys } from '../pipeline/encryption.js';
+import type { StoredBackup } from '../storage/manifest.js';
+import { backup } from './backup.js';
+import { plainSource } from './codec.js';
+import { baseBackupsOf, requirePostgres, walStoreOf } from './pitr.js';
+import { planRecovery } from './pitr-window.js';
+import { type RestorePlan, type RestoreResult, type RestoreStep, restoreFromFile } from './restore.js';
+import { openSources } from './sources.js';
+import { unpackSegment } from './wal-archive.js';
+import type { LocalWalStore, StoredWal } from '../storage/wal-store.js';
+
+export type PitrStep =
+  | { step: 'planned'; baseId: string; segments: number }
+  | { step: 'recovering' }
+  | { step: 'recovered'; lastTransaction: string | null }
+  | RestoreStep;
+
+export interface RestoreAtOptions {
+  /** The database whose base backups and WAL are used. */
+  database: NamedDatabase;
+  at: Date;
+  /** Where the database as it was at `at` goes (the source database itself, or `--to`). */
+  target: DatabaseTarget;
+  dir: string;
+  confirm: (plan: RestorePlan & { at: string }) => Promise<boolean>;
+  decryption?: DecryptionKeys | undefined;
+  safetyBackup?: { compression?: Compression | undefined; encryption?: EncryptionKeys | undefined } | undefined;
+  requiredTables?: string[] | undefined;
+  signal?: AbortSignal | undefined;
+  onStep?: ((step: PitrStep) => void) | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+}
+
+export interface RestoreAtResult extends RestoreResult {
+  at: string;
+  baseId: string;
+  segments: number;
+  /** The commit time of the last transaction replayed, as the server logged it. */
+  lastTransaction: string | null;
+}
+
+/**
+ * The database as it was at `at`: the newest base backup before it and the WAL after it (checksums checked) are
+ * unpacked privately, a temporary server of the same major version recovers to `at` on a private socket, its
+ * database is dumped and restored into the target through the all-or-nothing restore. The temporary server and
+ * every staged file are removed however this ends (failure, Ctrl-C).
+ */
+export async function restoreAt(options: RestoreAtOptions): Promise<RestoreAtResult> {
+  const database = requirePostgres(options.database);
+  if (options.target.engine !== 'postgres') throw new UsageError('A point-in-time recovery restores into a PostgreSQL database.');
+  const { signal } = options;
+  const [bases, { objects }] = await Promise.all([baseBackupsOf(database, options.dir), walStoreOf(database, options.dir).list()]);
+  const { run, segments } = planRecovery(bases, objects, options.at);
+  const base = run.base;
+  const binary = await findPostgresServer(Number(base.manifest.serverVersion.split('.')[0]), options.env);
+  const account = await serverAccount();
+  options.onStep?.({ step: 'planned', baseId: base.manifest.id, segments: segments.length });
+
+  const store = openSources({ dir: options.dir }).local;
+  await store.cleanupInterrupted();
+  // As root the server runs as `postgres`, which cannot enter the private backups folder: its files go to a private temporary folder.
+  const parent = account ? os.tmpdir() : await store.stagingDir();
+  const runDir = await fs.mkdtemp(path.join(parent, `${process.pid}-pitr-`));
+  const socketDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dbguard-pg-')); // short: a socket path has ~100 bytes
+  let server: TemporaryServer | undefined;
+  try {
+    const dataDir = path.join(runDir, 'data');
+    const walDir = path.join(runDir, 'wal');
+    await fs.mkdir(dataDir, { mode: 0o700 });
+    await fs.mkdir(walDir, { mode: 0o700 });
+    await unpackBase(base, dataDir, options.decryption, account, signal);
+    const walStore = walStoreOf(database, options.dir);
+    for (const stored of segments) await unpackCurrent(walStore, stored, path.join(walDir, stored.object.segment), options.decryption, signal);
+    await prepareDataDir(dataDir);
+    if (account) await chownTree([runDir, socketDir], account);
+    signal?.throwIfAborted();
+
+    options.onStep?.({ step: 'recovering' });
+    const settings = {
+      restore_command: 'cp "../wal/%f" "%p"', // run in the data folder
+      recovery_target_timeline: 'current',
+      // PostgreSQL's own form: it refuses ISO 8601's "T...Z" here.
+      recovery_target_time: options.at.toISOString().replace('T', ' ').replace('Z', '+00'),
+      recovery_target_action: 'promote',
+    };
+    const user = database.target.connection.user ?? 'postgres';
+    server = startTemporaryServer({ binary, dataDir, socketDir, settings, account });
+    let outcome = await waitForPromotion(server, user, signal);
+    if (!outcome.promoted && outcome.targetNotReached) {
+      // No commit after `at` in the WAL: every commit it holds is from before `at`, so replaying all of it is `at`.
+      const { recovery_target_time: _, recovery_target_action: __, ...untargeted } = settings;
+      server = startTemporaryServer({ binary, dataDir, socketDir, settings: untargeted, account });
+      outcome = await waitForPromotion(server, user, signal);
+    }
+    if (!outcome.promoted) {
+      throw new DbguardError(`The temporary PostgreSQL server could not recover to ${options.at.toISOString()}. Nothing was changed:\n  ${lastLines(server.log())}`);
+    }
+    const lastTransaction = /last completed transaction was at log time (.+)$/m.exec(server.log())?.[1] ?? /recovery stopping (?:before|after) commit of transaction \d+, time (.+)$/m.exec(server.log())?.[1] ?? null;
+    options.onStep?.({ step: 'recovered', lastTransaction });
+
+    const copy: DatabaseTarget = {
+      engine: 'postgres',
+      connection: { host: socketDir, port: server.port, user, password: undefined, database: database.target.connection.database, sslmode: undefined },
+      schema: undefined,
+      display: `${database.name} as it was at ${options.at.toISOString()}`,
+    };
+    const dumped = await backup({
+      target: copy,
+      dir: path.join(runDir, 'dump'),
+      type: 'manual',
+      label: 'point-in-time',
+      description: `${database.name} as it was at ${options.at.toISOString()}`,
+      compression: { algorithm: 'none' },
+      retention: false,
+      remoteMode: 'none',
+      signal,
+    });
+    await server.stop();
+    const result = await restoreFromFile(dumped, {
+      dir: options.dir,
+      target: options.target,
+      confirm: (plan) => options.confirm({ ...plan, at: options.at.toISOString() }),
+      safetyBackup: options.safetyBackup,
+      requiredTables: options.requiredTables,
+      signal,
+      onStep: options.onStep,
+    });
+    return { ...result, at: options.at.toISOString(), baseId: base.manifest.id, segments: segments.length, lastTransaction };
+  } finally {
+    await server?.stop();
+    await fs.rm(runDir, { recursive: true, force: true });
+    await fs.rm(socketDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * serve may replace a partial segment (by a newer capture, or by the finished segment) while it is being read: the
+ * newer object of the same segment holds everything the older one did.
+ */
+async function unpackCurrent(store: LocalWalStore, stored: StoredWal, dest: string, keys: DecryptionKeys | undefined, signal?: AbortSignal): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await unpackSegment(stored, dest, keys, signal);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !stored.object.partial || attempt >= 5) throw error;
+      const { objects } = await store.list();
+      const same = objects.filter((o) => o.object.segment === stored.object.segment);
+      const next = same.find((o) => !o.object.partial) ?? same[0];
+      if (!next) throw error;
+      stored = next;
+    }
+  }
+}
+
+/** Checks the base backup's checksum, then unpacks its tar into `dataDir`. */
+async function unpackBase(base: StoredBackup, dataDir: string, keys: DecryptionKeys | undefined, account: { uid: number; gid: number } | undefined, signal?: AbortSignal): Promise<void> {
+  const actual = await digestFile(base.file, undefined, signal);
+  if (actual.sha256 !== base.manifest.sha256 || actual.size !== base.manifest.size) {
+    throw new RefusedError(`Base backup ${base.manifest.id} is corrupted: its checksum does not match the manifest. Nothing was changed.`, 'Pick a moment after a later base backup.');
+  }
+  const source = plainSource(base, keys);
+  const input: Readable = source.kind === 'file' ? createReadStream(source.path, { highWaterMark: 1 << 20 }) : await source.open();
+  const unpacker = extract({ cwd: dataDir, strict: true, ...(account ? { uid: account.uid, gid: account.gid, preserveOwner: false } : {}) });
+  await new Promise<void>((resolve, reject) => {
+    const fail = (error: Error) => {
+      input.destroy();
+      reject(signal?.aborted ? error : new DbguardError(`Base backup ${base.manifest.id} could not be unpacked: ${error.message}`));
+    };
+    unpacker.once('error', fail);
+    input.once('error', fail);
+    signal?.addEventListener('abort', () => fail(new Error('cancelled')), { once: true });
+    unpacker.once('close', resolve);
+    input.pipe(unpacker as unknown as NodeJS.WritableStream);
+  });
+  await fs.access(path.join(dataDir, 'backup_label')).catch(() => {
+    throw new DbguardError(`Base backup ${base.manifest.id} has no backup_label: it is not a pg_basebackup archive.`);
+  });
+}
+
+async function chownTree(roots: string[], account: { uid: number; gid: number }): Promise<void> {
+  for (const root of roots) {
+    await fs.chown(root, account.uid, account.gid);
+    for (const entry of await fs.readdir(root, { recursive: true })) await fs.chown(path.join(root, entry), account.uid, account.gid);
+  }
+}
+
+function lastLines(log: string): string {
+  return log.trim().split('\n').filter((l) => /FATAL|ERROR|PANIC/.test(l)).slice(-5).join('\n  ') || log.trim().split('\n').slice(-5).join('\n  ');
+}

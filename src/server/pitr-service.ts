@@ -1,0 +1,116 @@
+import { Cron } from 'croner';
+import type { NamedDatabase } from '../config/databases.js';
+import { type PostgresDatabase, baseBackupsOf, ensureSlot, pruneWal, slotName, takeBaseBackup } from '../core/pitr.js';
+import { formatAge } from '../core/status.js';
+import type { Notifier } from '../notify/index.js';
+import type { Logger } from './log.js';
+import { type ReceiverState, WalReceiver } from './wal-receiver.js';
+
+interface Streamed {
+  receiver: WalReceiver;
+  base: Cron;
+  /** The settings it was started with: a reload that changes them restarts it. */
+  key: string;
+}
+
+/** Point-in-time recovery inside serve: one WAL receiver and one base backup schedule per database with `pitr`. */
+export class PitrService {
+  private streamed = new Map<string, Streamed>();
+  private running = new Map<string, Promise<void>>();
+  private stopping = false;
+
+  constructor(
+    private options: { dir: string; log: Logger; notifier: Notifier; now?: () => Date },
+  ) {}
+
+  async configure(databases: NamedDatabase[], notifier: Notifier, dir: string): Promise<void> {
+    this.options = { ...this.options, notifier, dir };
+    const wanted = new Map(databases.filter((d) => d.pitr && d.target.engine === 'postgres').map((d) => [d.name, d as PostgresDatabase]));
+    for (const [name, streamed] of this.streamed) {
+      if (wanted.get(name) && keyOf(wanted.get(name)!, dir) === streamed.key) continue;
+      await this.stopOne(name);
+    }
+    for (const [name, database] of wanted) {
+      if (this.streamed.has(name)) continue;
+      try {
+        await this.startOne(database);
+      } catch (error) {
+        this.options.log('error', 'pitr.failed', { database: name, error: (error as Error).message });
+        await this.tell(database, `streaming could not start: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  /** The state of each database's receiver (lag, newest restorable point, WAL held on the server). */
+  states(): Array<{ database: string } & ReceiverState> {
+    return [...this.streamed.entries()].map(([database, s]) => ({ database, ...s.receiver.state }));
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.allSettled([...this.running.values()]);
+    for (const name of [...this.streamed.keys()]) await this.stopOne(name);
+  }
+
+  private async startOne(database: PostgresDatabase): Promise<void> {
+    const { log, dir } = this.options;
+    if (await ensureSlot(database.target.connection, slotName(database.name))) log('info', 'pitr.slot-created', { database: database.name, slot: slotName(database.name) });
+    const receiver = new WalReceiver(database, dir, log, { onAlert: (d, message) => void this.tell(d, message) }, this.options.now);
+    await receiver.start();
+    const base = new Cron(database.pitr!.base.cron, { timezone: database.pitr!.base.timeZone, mode: '5-or-6-parts' }, () => void this.runBase(database));
+    this.streamed.set(database.name, { receiver, base, key: keyOf(database, dir) });
+    if ((await baseBackupsOf(database, dir)).length === 0) void this.runBase(database);
+  }
+
+  private async stopOne(name: string): Promise<void> {
+    const streamed = this.streamed.get(name);
+    if (!streamed) return;
+    this.streamed.delete(name);
+    streamed.base.stop();
+    await streamed.receiver.stop();
+    this.options.log('info', 'pitr.stopped', { database: name });
+  }
+
+  /** A base backup (one at a time per database), then the WAL no kept base backup needs is deleted. */
+  private runBase(database: PostgresDatabase): Promise<void> {
+    if (this.stopping || this.running.has(database.name)) return Promise.resolve();
+    const { log, dir } = this.options;
+    const done = (async () => {
+      log('info', 'pitr.base.start', { database: database.name });
+      try {
+        const result = await takeBaseBackup({ database, dir, onWarning: (message) => log('warn', 'pitr.base.warning', { database: database.name, message }) });
+        const prunedWal = await pruneWal(database, dir);
+        const m = result.manifest;
+        log('info', 'pitr.base.done', { database: database.name, id: m.id, size: m.size, durationMs: m.durationMs, startLsn: m.base?.startLsn, pruned: result.pruned, prunedWal: prunedWal.length });
+      } catch (error) {
+        log('error', 'pitr.base.failed', { database: database.name, error: (error as Error).message });
+        await this.tell(database, `base backup failed: ${(error as Error).message}`);
+      }
+    })().finally(() => this.running.delete(database.name));
+    this.running.set(database.name, done);
+    return done;
+  }
+
+  private async tell(database: NamedDatabase, message: string): Promise<void> {
+    const state = this.streamed.get(database.name)?.receiver.state;
+    const now = (this.options.now ?? (() => new Date()))();
+    const results = await this.options.notifier.notify({
+      event: 'pitr-lag',
+      database: database.name,
+      display: database.target.display,
+      error: message,
+      newestGood: state?.newest ? { id: `restorable to ${state.newest}`, createdAt: state.newest, age: formatAge(now.getTime() - Date.parse(state.newest)) } : null,
+      command: `dbguard pitr status --database ${database.name}`,
+      at: now.toISOString(),
+    });
+    for (const r of results) {
+      if (r.ok) this.options.log('info', 'notify.sent', { database: database.name, notification: 'pitr-lag', channel: r.channel, attempts: r.attempts });
+      else this.options.log('error', 'notify.failed', { database: database.name, notification: 'pitr-lag', channel: r.channel, attempts: r.attempts, error: r.error });
+    }
+  }
+}
+
+function keyOf(database: PostgresDatabase, dir: string): string {
+  const c = database.target.connection;
+  return JSON.stringify([dir, c.host, c.port, c.user, c.database, c.password, database.pitr, database.backup.compression, database.backup.encryption]);
+}

@@ -1,0 +1,179 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, parseJson, runCli } from './harness/cli.js';
+import { type PgServer, TEST_PASSWORD, TEST_USER, findPgBinDir, pgUrl, startPostgres } from './harness/postgres.js';
+import { eventually, startServe } from './harness/serve.js';
+import { tempDir } from './harness/tmp.js';
+
+let server: PgServer;
+beforeAll(async () => {
+  server = await startPostgres();
+});
+afterAll(() => server?.stop());
+
+async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(database: string, text: string): Promise<T[]> {
+  const client = new pg.Client({ host: server.host, port: server.port, user: TEST_USER, password: TEST_PASSWORD, database });
+  await client.connect();
+  try {
+    return (await client.query<T>(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Every row of every user table, ordered: the full content to compare. */
+async function content(database: string): Promise<Record<string, unknown[]>> {
+  const tables = await sql<{ t: string }>(database, `SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`);
+  const result: Record<string, unknown[]> = {};
+  for (const { t } of tables) result[t] = JSON.parse(JSON.stringify(await sql(database, `SELECT * FROM ${t} ORDER BY 1`)));
+  return result;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A moment strictly between what was committed before and what is committed after. */
+async function moment(): Promise<Date> {
+  await sleep(300);
+  const at = new Date();
+  await sleep(300);
+  return at;
+}
+
+function processes(): string[] {
+  return execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).split('\n');
+}
+
+function pitrRunDirs(pid: number): string[] {
+  return readdirSync(os.tmpdir()).filter((name) => name.startsWith(`${pid}-pitr-`));
+}
+
+describe('point-in-time recovery', () => {
+  it('streams the WAL with serve and restores the exact content of recorded moments, across a kill -9 of serve; a hole is refused by name; Ctrl-C cleans up', async () => {
+    await sql('postgres', 'CREATE DATABASE shop');
+    await sql('postgres', 'CREATE DATABASE bench');
+    await sql('shop', `CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, qty int); INSERT INTO items SELECT i, 'item ' || i, i FROM generate_series(1, 200) i`);
+    const cwd = tempDir();
+    const url = pgUrl(server, 'shop');
+    const env = { SHOP_URL: url };
+    writeFileSync(path.join(cwd, 'dbguard.config.json'), JSON.stringify({ databases: { shop: { url: '${SHOP_URL}', pitr: { maxLag: '2s' } } } }));
+
+    const enabled = await runCli(['pitr', 'enable', '--database', 'shop'], { cwd, env });
+    expect(enabled.code, enabled.stderr).toBe(0);
+    expect(enabled.stdout).toContain('Replication slot dbguard_shop created');
+    expect(enabled.stdout).toMatch(/First base backup: \S+/);
+
+    let serve = startServe(cwd, env);
+    try {
+      await serve.waitFor(serve.event('pitr.streaming', 'shop'), 'pitr.streaming');
+      // pgbench writes while the WAL streams: several finished segments, then the one in progress.
+      const bin = findPgBinDir();
+      const pgEnv = { ...process.env, PGPASSWORD: TEST_PASSWORD, PGHOST: server.host, PGPORT: String(server.port), PGUSER: TEST_USER };
+      execFileSync(path.join(bin, 'pgbench'), ['-i', '-s', '2', '-q', 'bench'], { env: pgEnv, stdio: 'ignore' });
+      const bench = spawn(path.join(bin, 'pgbench'), ['-T', '4', '-c', '2', 'bench'], { env: pgEnv, stdio: 'ignore' });
+      const benchDone = new Promise((resolve) => bench.once('close', resolve));
+
+      await sql('shop', `UPDATE items SET qty = qty * 10 WHERE id <= 50; INSERT INTO items VALUES (1000, 'new', 1)`);
+      const atT1 = await content('shop');
+      const t1 = await moment();
+      await sql('shop', 'DELETE FROM items WHERE id % 2 = 0');
+      await sql('shop', `UPDATE items SET name = 'renamed'`);
+      const atT2 = await content('shop');
+      const t2 = await moment();
+      await sql('shop', 'DROP TABLE items');
+      const destroyed = new Date();
+      await benchDone;
+
+      const status = await eventually(async () => {
+        const s = parseJson<{ window: { oldest: string; newest: string | null; holes: unknown[] }; server: { active: boolean } }>(
+          await runCli(['pitr', 'status', '--database', 'shop', '--json'], { cwd, env }),
+        );
+        return s.window.newest && s.window.newest > destroyed.toISOString() ? s : undefined;
+      }, 'the window to reach the last change', 30_000);
+      expect(status.window.holes).toEqual([]);
+      expect(status.server.active).toBe(true);
+      const shipped = serve.events.filter((e) => e.event === 'pitr.segment');
+      expect(shipped.length).toBeGreaterThan(1); // finished segments, not only the partial one
+
+      // The replication password is in no process's arguments, no log line, no stored file.
+      const receiver = processes().find((line) => line.includes('pg_receivewal'));
+      expect(receiver).toBeDefined();
+      expect(receiver).not.toContain(TEST_PASSWORD);
+      expect(serve.output().stdout).not.toContain(TEST_PASSWORD);
+
+      for (const [at, expected, name] of [[t1, atT1, 'shop_t1'], [t2, atT2, 'shop_t2']] as const) {
+        const restored = await runCli(['restore', '--at', at.toISOString(), '--to', pgUrl(server, name), '--database', 'shop', '--yes'], { cwd, env });
+        expect(restored.stderr + restored.stdout).not.toContain(TEST_PASSWORD);
+        expect(restored.code, restored.stderr).toBe(0);
+        expect(restored.stdout).toContain(`as it was at ${at.toISOString()}`);
+        expect(await content(name)).toEqual(expected);
+      }
+
+      // kill -9: the receiver it started is left running; the next serve stops it and resumes without a gap.
+      mark("serve.child.kill('SIGKILL');");
+      serve.child.kill('SIGKILL');
+      await serve.exited;
+      await sql('shop', `CREATE TABLE again (id int PRIMARY KEY, note text); INSERT INTO again SELECT i, md5(i::text) FROM generate_series(1, 300) i`);
+      await sql('bench', 'SELECT pg_switch_wal()');
+      await sql('shop', `INSERT INTO again VALUES (301, 'while serve was down')`);
+      serve = startServe(cwd, env);
+      await serve.waitFor(serve.event('pitr.streaming', 'shop'), 'pitr.streaming after the restart');
+      await sql('shop', `UPDATE again SET note = 'after restart' WHERE id <= 10`);
+      const atT3 = await content('shop');
+      const t3 = await moment();
+      await sql('shop', 'TRUNCATE again');
+      const truncated = new Date();
+      await eventually(async () => {
+        const s = parseJson<{ window: { newest: string | null; holes: unknown[] } }>(await runCli(['pitr', 'status', '--database', 'shop', '--json'], { cwd, env }));
+        expect(s.window.holes).toEqual([]);
+        return s.window.newest && s.window.newest > truncated.toISOString() ? s : undefined;
+      }, 'the window to continue after the restart', 30_000);
+      const restored3 = await runCli(['restore', '--at', t3.toISOString(), '--to', pgUrl(server, 'shop_t3'), '--database', 'shop', '--yes'], { cwd, env });
+      expect(restored3.code, restored3.stderr).toBe(0);
+      expect(await content('shop_t3')).toEqual(atT3);
+
+      // Ctrl-C while the temporary server recovers: it is stopped and every staged file removed.
+      const restoring: ChildProcess = spawn(process.execPath, [CLI, 'restore', '--at', t1.toISOString(), '--to', pgUrl(server, 'shop_cancelled'), '--database', 'shop', '--yes'], {
+        cwd,
+        env: { ...process.env, ...env, DATABASE_URL: undefined },
+        stdio: 'ignore',
+      });
+      const restoringExit = new Promise<number | null>((resolve) => restoring.once('close', resolve));
+      await eventually(() => (processes().some((line) => /postgres .*unix_socket_directories=\S*dbguard-pg-/.test(line)) ? true : undefined), 'the temporary server', 60_000);
+      restoring.kill('SIGINT');
+      expect(await restoringExit).toBe(130);
+      expect(processes().filter((line) => /unix_socket_directories=\S*dbguard-pg-/.test(line))).toEqual([]);
+      expect(pitrRunDirs(restoring.pid!)).toEqual([]);
+      expect(readdirSync(os.tmpdir()).filter((n) => n.startsWith('dbguard-pg-'))).toEqual([]);
+      expect((await sql('postgres', `SELECT 1 FROM pg_database WHERE datname = 'shop_cancelled'`)).length).toBe(0);
+
+      // Stored manifests and WAL descriptions hold no secret.
+      const backups = path.join(cwd, 'backups');
+      for (const file of readdirSync(backups, { recursive: true }).map(String).filter((f) => f.endsWith('.json'))) {
+        expect(readFileSync(path.join(backups, file), 'utf8')).not.toContain(TEST_PASSWORD);
+      }
+
+      // A segment missing from the archive: a moment after it is refused, naming the hole; nothing is created.
+      await serve.stop();
+      const walDir = path.join(backups, 'wal', 'shop');
+      const segments = readdirSync(walDir).filter((n) => /^[0-9A-F]{24}\.json$/.test(n)).sort();
+      const victim = segments[Math.floor(segments.length / 2)]!.slice(0, 24);
+      rmSync(path.join(walDir, `${victim}.json`));
+      const refused = await runCli(['restore', '--at', t3.toISOString(), '--to', pgUrl(server, 'shop_hole'), '--database', 'shop', '--yes'], { cwd, env });
+      expect(refused.code).toBe(3);
+      expect(refused.stderr).toContain(`WAL segments ${victim}`);
+      expect(refused.stderr).toContain('missing from the archive');
+      expect((await sql('postgres', `SELECT 1 FROM pg_database WHERE datname = 'shop_hole'`)).length).toBe(0);
+      const holed = parseJson<{ window: { holes: Array<{ from: string }> } }>(await runCli(['pitr', 'status', '--database', 'shop', '--json'], { cwd, env }));
+      expect(holed.window.holes.map((h) => h.from)).toEqual([victim]);
+    } finally {
+      await serve.stop('SIGKILL');
+      // the receiver a SIGKILLed serve leaves behind
+      for (const line of processes().filter((l) => l.includes('pg_receivewal') && l.includes(cwd))) process.kill(Number(line.trim().split(/\s+/)[0]), 'SIGTERM');
+    }
+    expect(existsSync(path.join(cwd, 'backups', 'base'))).toBe(true);
+  }, 300_000);
+});
