@@ -113,7 +113,6 @@ describe('point-in-time recovery', () => {
       }
 
       // kill -9: the receiver it started is left running; the next serve stops it and resumes without a gap.
-      mark("serve.child.kill('SIGKILL');");
       serve.child.kill('SIGKILL');
       await serve.exited;
       await sql('shop', `CREATE TABLE again (id int PRIMARY KEY, note text); INSERT INTO again SELECT i, md5(i::text) FROM generate_series(1, 300) i`);
