@@ -1,6 +1,6 @@
 /** The benchmark cases: each runs dbguard and the raw tool(s) it is compared with, interleaved, `runs` times. */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -625,6 +625,99 @@ const guardHookCase: Case = {
   },
 };
 
+
+const PITR_LOAD_SECONDS = 30;
+const PITR_MAX_LAG_S = 10;
+
+/** Newest moment the WAL archive of `dir` recovers to (what `pitr status` reads), as epoch ms. */
+function archiveNewest(walDir: string): number | null {
+  let newest: number | null = null;
+  for (const name of readdirSync(walDir).filter((n) => n.endsWith('.json') && !n.startsWith('.'))) {
+    try {
+      const at = (JSON.parse(readFileSync(path.join(walDir, name), 'utf8')) as { coverage: { at: string } | null }).coverage?.at;
+      if (at && (newest === null || Date.parse(at) > newest)) newest = Date.parse(at);
+    } catch {
+      // replaced while read
+    }
+  }
+  return newest;
+}
+
+/**
+ * Point-in-time recovery: serve ships the WAL while pgbench writes at full speed (is the lag kept under maxLag?), then
+ * `restore --at` of the end of the load into a new database against a plain restore of a backup of the same data.
+ */
+const pitrCase: Case = {
+  name: 'pg-pitr',
+  needs: 'pg',
+  async run(ctx) {
+    const pgc = ctx.pg!;
+    const project = path.join(ctx.work, 'pitr-project');
+    mkdirSync(project, { recursive: true });
+    writeFileSync(path.join(project, 'dbguard.config.json'), JSON.stringify({ databases: { bench: { url: '${BENCH_URL}', pitr: { maxLag: `${PITR_MAX_LAG_S}s` } } } }));
+    const env = { BENCH_URL: pgc.url(BENCH_DB) };
+    const enable = await dbguard(ctx, ['pitr', 'enable', '--database', 'bench', '--json'], env, { cwd: project });
+    const walDir = path.join(project, 'backups', 'wal', 'bench');
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL' && !k.startsWith('DBGUARD_')));
+    const child = spawn(process.execPath, [ctx.cli, 'serve', '--listen', '127.0.0.1:0'], { cwd: project, env: { ...base, DBGUARD_PG_BINDIR: pgc.bin, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    running.add(child);
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const lsn = async () => BigInt((await pgc.query("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint AS b")).rows[0].b as string);
+    try {
+      for (let i = 0; i < 600 && !out.includes('"pitr.streaming"'); i++) await new Promise((r) => setTimeout(r, 100));
+      const walBefore = await lsn();
+      const pgbench = spawn(path.join(pgc.bin, 'pgbench'), ['-T', String(PITR_LOAD_SECONDS), '-c', '2', '-j', '2', BENCH_DB], { env: pgc.env, stdio: 'ignore' });
+      const lags: number[] = [];
+      const loadDone = new Promise((resolve) => pgbench.once('close', resolve));
+      let loading = true;
+      void loadDone.then(() => (loading = false));
+      while (loading) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const newest = existsSync(walDir) ? archiveNewest(walDir) : null;
+        if (newest !== null) lags.push((Date.now() - newest) / 1000);
+      }
+      const walBytes = Number((await lsn()) - walBefore);
+      await new Promise((r) => setTimeout(r, 300));
+      const at = new Date();
+      await new Promise((r) => setTimeout(r, 300));
+      await pgc.query('SELECT 1', BENCH_DB); // nothing after `at`: recovery replays to the end of the WAL
+      for (let i = 0; i < 300 && (archiveNewest(walDir) ?? 0) < at.getTime(); i++) await new Promise((r) => setTimeout(r, 200));
+      const serveUsage = procUsage(child.pid!);
+      const stored = readdirSync(walDir).filter((n) => n.includes('.wal')).reduce((sum, n) => sum + statSync(path.join(walDir, n)).size, 0);
+      const fixtureBackup = await dbguard(ctx, ['backup', '--database', 'bench', '--json'], env, { cwd: project });
+      const { id } = JSON.parse(fixtureBackup.stdout) as { id: string };
+      const fresh = <T>(fn: (db: string) => Promise<T>) => withFreshDatabaseName(pgc, fn);
+      const ms = await measure({ ...ctx, runs: Math.min(ctx.runs, 2) }, [
+        { label: 'dbguard restore <backup> --to <new db>', tool: 'dbguard', run: () => fresh((db) => dbguard(ctx, ['restore', id, '--yes', '--to', pgc.url(db), '--json'], env, { cwd: project })) },
+        {
+          label: 'dbguard restore --at <end of load> --to <new db>',
+          tool: 'dbguard',
+          run: () => fresh((db) => dbguard(ctx, ['restore', '--database', 'bench', '--at', at.toISOString(), '--yes', '--to', pgc.url(db), '--json'], env, { cwd: project })),
+        },
+      ]);
+      const maxLag = Math.max(...lags);
+      const ratios: Ratio[] = [
+        { name: `max lag while pgbench writes (s; maxLag ${PITR_MAX_LAG_S})`, value: maxLag, best: median(lags), target: { kind: 'max', value: PITR_MAX_LAG_S } },
+        ratio(ms, 'dbguard restore --at <end of load> --to <new db>', 'dbguard restore <backup> --to <new db>'),
+        { name: 'serve peak RSS while shipping (MB)', value: serveUsage.peakMB, best: serveUsage.peakMB, target: { kind: 'max', value: 150 } },
+        { name: 'WAL stored / WAL written', value: stored / Math.max(1, walBytes), best: stored / Math.max(1, walBytes) },
+      ];
+      const segments = (out.match(/"pitr\.segment"/g) ?? []).length;
+      const notes = [
+        `pgbench -c 2 -j 2 for ${PITR_LOAD_SECONDS} s at full speed while serve shipped the WAL: ${(walBytes / MB).toFixed(0)} MB of WAL written, ${segments} segments shipped, stored ${(stored / MB).toFixed(1)} MB (zstd 3). Lag sampled every second from the archive: median ${median(lags).toFixed(1)} s, max ${maxLag.toFixed(1)} s (the ratio's "best" column is the median).`,
+        `pitr enable (checks, slot, first base backup of the whole server, zstd): ${enable.seconds.toFixed(1)} s. restore --at = unpack the base backup + replay the WAL in a temporary server + pg_dump + the usual restore.`,
+      ];
+      return { name: 'pg-pitr', title: 'Point-in-time recovery: WAL shipping under pgbench, and restore --at', inputMB: pgc.bytes / MB, measurements: ms, ratios, notes };
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('close', r)));
+      running.delete(child);
+      await pgc.query("SELECT pg_drop_replication_slot('dbguard_bench')").catch(() => {});
+    }
+  },
+};
+
 export const CASES: Case[] = [
   startupCase,
   serveIdleCase,
@@ -642,4 +735,5 @@ export const CASES: Case[] = [
   exportCase('pg'),
   exportCase('sqlite'),
   pgRemoteCase,
+  pitrCase,
 ];

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, parseJson, runCli } from './harness/cli.js';
 import { type PgServer, TEST_PASSWORD, TEST_USER, findPgBinDir, pgUrl, startPostgres } from './harness/postgres.js';
+import { httpReceiver } from './harness/receivers.js';
 import { eventually, startServe } from './harness/serve.js';
 import { tempDir } from './harness/tmp.js';
 
@@ -123,7 +124,7 @@ describe('point-in-time recovery', () => {
       await sql('shop', `UPDATE again SET note = 'after restart' WHERE id <= 10`);
       const atT3 = await content('shop');
       const t3 = await moment();
-      await sql('shop', 'TRUNCATE again');
+      await sql('shop', `TRUNCATE again; INSERT INTO again VALUES (1, 'one'), (2, 'two')`);
       const truncated = new Date();
       await eventually(async () => {
         const s = parseJson<{ window: { newest: string | null; holes: unknown[] } }>(await runCli(['pitr', 'status', '--database', 'shop', '--json'], { cwd, env }));
@@ -133,6 +134,11 @@ describe('point-in-time recovery', () => {
       const restored3 = await runCli(['restore', '--at', t3.toISOString(), '--to', pgUrl(server, 'shop_t3'), '--database', 'shop', '--yes'], { cwd, env });
       expect(restored3.code, restored3.stderr).toBe(0);
       expect(await content('shop_t3')).toEqual(atT3);
+
+      // verify --pitr: the newest restorable point, recovered, has the live database's row counts.
+      const verified = await runCli(['verify', '--pitr', '--database', 'shop', '--json'], { cwd, env });
+      expect(verified.code, verified.stderr).toBe(0);
+      expect(parseJson<{ ok: boolean; recovered: Record<string, number> }>(verified)).toMatchObject({ ok: true, recovered: { 'public.again': 2 } });
 
       // Ctrl-C while the temporary server recovers: it is stopped and every staged file removed.
       const restoring: ChildProcess = spawn(process.execPath, [CLI, 'restore', '--at', t1.toISOString(), '--to', pgUrl(server, 'shop_cancelled'), '--database', 'shop', '--yes'], {
@@ -146,7 +152,7 @@ describe('point-in-time recovery', () => {
       expect(await restoringExit).toBe(130);
       expect(processes().filter((line) => /unix_socket_directories=\S*dbguard-pg-/.test(line))).toEqual([]);
       expect(pitrRunDirs(restoring.pid!)).toEqual([]);
-      expect(readdirSync(os.tmpdir()).filter((n) => n.startsWith('dbguard-pg-'))).toEqual([]);
+      expect(readdirSync(os.tmpdir()).filter((n) => n.startsWith(`dbguard-pg-${restoring.pid}-`))).toEqual([]);
       expect((await sql('postgres', `SELECT 1 FROM pg_database WHERE datname = 'shop_cancelled'`)).length).toBe(0);
 
       // Stored manifests and WAL descriptions hold no secret.
@@ -175,4 +181,44 @@ describe('point-in-time recovery', () => {
     }
     expect(existsSync(path.join(cwd, 'backups', 'base'))).toBe(true);
   }, 300_000);
+
+  it('alerts when the newest restorable point falls behind maxLag or the slot holds back too much WAL, and tells when it caught up', async () => {
+    await sql('postgres', 'CREATE DATABASE lagging');
+    const hook = await httpReceiver();
+    const cwd = tempDir();
+    const env = { LAG_URL: pgUrl(server, 'lagging') };
+    writeFileSync(
+      path.join(cwd, 'dbguard.config.json'),
+      JSON.stringify({ databases: { lag: { url: '${LAG_URL}', pitr: { maxLag: '2s', maxSlotWalMB: 0.5 } } }, notify: [{ type: 'webhook', url: hook.url }] }),
+    );
+    const serve = startServe(cwd, env);
+    try {
+      // serve creates the slot and takes the first base backup itself when `pitr enable` was never run.
+      await serve.waitFor(serve.event('pitr.base.done', 'lag'), 'the first base backup', { timeoutMs: 120_000 });
+      await serve.waitFor(serve.event('pitr.streaming', 'lag'), 'pitr.streaming');
+      const receiver = processes().find((line) => line.includes('pg_receivewal') && line.includes('--slot=dbguard_lag'))!;
+      const pid = Number(receiver.trim().split(/\s+/)[0]);
+      process.kill(pid, 'SIGSTOP'); // the receiver hangs: nothing more is received
+      try {
+        await sql('lagging', `CREATE TABLE t AS SELECT i, md5(i::text) AS v FROM generate_series(1, 30000) i`);
+        const [lag] = await serve.waitFor(serve.event('pitr.lag', 'lag'), 'pitr.lag', { timeoutMs: 30_000 });
+        expect(lag!.maxLagMs).toBe(2000);
+        await serve.waitFor(serve.event('pitr.slot-retained', 'lag'), 'pitr.slot-retained', { timeoutMs: 30_000 });
+        const alerts = await eventually(() => (hook.requests.length >= 2 ? hook.requests.map((r) => JSON.parse(r.body) as { event: string; error: string }) : undefined), 'two webhook alerts');
+        expect(alerts.map((a) => a.event)).toEqual(['pitr-lag', 'pitr-lag']);
+        expect(alerts.some((a) => a.error.includes('is older than maxLag (2s)'))).toBe(true);
+        expect(alerts.some((a) => /holds back [\d.]+ MB of WAL on the server \(limit 0\.5 MB\)/.test(a.error))).toBe(true);
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      await serve.waitFor(serve.event('pitr.caught-up', 'lag'), 'pitr.caught-up', { timeoutMs: 30_000 });
+      expect(serve.events.filter((e) => e.event === 'pitr.lag')).toHaveLength(1); // once per episode
+      await serve.stop();
+      expect(processes().filter((line) => line.includes('--slot=dbguard_lag'))).toEqual([]);
+    } finally {
+      await serve.stop('SIGKILL');
+      await hook.close();
+    }
+  }, 300_000);
 });
+

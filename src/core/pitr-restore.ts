@@ -13,10 +13,14 @@ import type { DecryptionKeys, EncryptionKeys } from '../pipeline/encryption.js';
 import type { StoredBackup } from '../storage/manifest.js';
 import { backup } from './backup.js';
 import { plainSource } from './codec.js';
-import { baseBackupsOf, requirePostgres, walStoreOf } from './pitr.js';
-import { planRecovery } from './pitr-window.js';
+import { type PostgresDatabase, baseBackupsOf, requirePostgres, walStoreOf } from './pitr.js';
+import { planRecovery, restorableWindow } from './pitr-window.js';
+import { compareTableCounts } from './table-counts.js';
+import { engineFor } from '../engines/index.js';
+import type { TableCounts } from '../engines/types.js';
 import { type RestorePlan, type RestoreResult, type RestoreStep, restoreFromFile } from './restore.js';
 import { openSources } from './sources.js';
+import { isProcessAlive } from '../storage/fs-atomic.js';
 import { unpackSegment } from './wal-archive.js';
 import type { LocalWalStore, StoredWal } from '../storage/wal-store.js';
 
@@ -60,6 +64,83 @@ export async function restoreAt(options: RestoreAtOptions): Promise<RestoreAtRes
   const database = requirePostgres(options.database);
   if (options.target.engine !== 'postgres') throw new UsageError('A point-in-time recovery restores into a PostgreSQL database.');
   const { signal } = options;
+  return withRecoveredCopy({ ...options, database }, async (copy, recovered) => {
+    const dumped = await backup({
+      target: copy.target,
+      dir: path.join(copy.runDir, 'dump'),
+      type: 'manual',
+      label: 'point-in-time',
+      description: copy.target.display,
+      compression: { algorithm: 'none' },
+      retention: false,
+      remoteMode: 'none',
+      signal,
+    });
+    await copy.stop();
+    const result = await restoreFromFile(dumped, {
+      dir: options.dir,
+      target: options.target,
+      confirm: (plan) => options.confirm({ ...plan, at: options.at.toISOString() }),
+      safetyBackup: options.safetyBackup,
+      requiredTables: options.requiredTables,
+      signal,
+      onStep: options.onStep,
+    });
+    return { ...result, at: options.at.toISOString(), ...recovered };
+  });
+}
+
+export interface PitrVerification {
+  database: string;
+  /** The moment recovered to: the newest restorable point. */
+  at: string;
+  baseId: string;
+  segments: number;
+  lastTransaction: string | null;
+  recovered: TableCounts;
+  live: TableCounts;
+  /** Tables whose row counts differ (writes after `at` explain some). */
+  differences: string[];
+  ok: boolean;
+}
+
+/**
+ * Recovers the newest restorable point into a temporary server and compares its row counts with the live database's:
+ * the base backups and the WAL archive restore what the database holds.
+ */
+export async function verifyPitr(options: Pick<RestoreAtOptions, 'database' | 'dir' | 'decryption' | 'signal' | 'onStep' | 'env'>): Promise<PitrVerification> {
+  const database = requirePostgres(options.database);
+  const [bases, { objects }] = await Promise.all([baseBackupsOf(database, options.dir), walStoreOf(database, options.dir).list()]);
+  const newest = restorableWindow(bases, objects).newest;
+  if (!newest) throw new DbguardError(`Nothing to verify: ${database.name} has no restorable window yet.`, { hint: 'Run `dbguard pitr enable` and `dbguard serve`.' });
+  const at = new Date(newest);
+  return withRecoveredCopy({ ...options, database, at }, async (copy, recovered) => {
+    const counts = await engineFor(copy.target).countRows();
+    const live = await engineFor(database.target).countRows();
+    const differences = compareTableCounts(live, counts, [...new Set([...Object.keys(live), ...Object.keys(counts)])].sort()).map((d) =>
+      d.replace(': not in the backup', ': not in the live database').replace('expected', 'live'),
+    );
+    return { database: database.name, at: newest, ...recovered, recovered: counts, live, differences, ok: differences.length === 0 };
+  });
+}
+
+interface RecoveredCopy {
+  target: DatabaseTarget & { engine: 'postgres' };
+  /** A private folder for the caller's files, removed with the copy. */
+  runDir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The database as it was at `at`, in a temporary server, given to `fn`: the newest base backup before it and the WAL
+ * after it (checksums checked) are unpacked privately, and the server recovers to `at` on a private socket. The
+ * server and every staged file are removed however this ends (failure, Ctrl-C).
+ */
+async function withRecoveredCopy<T>(
+  options: Pick<RestoreAtOptions, 'at' | 'dir' | 'decryption' | 'signal' | 'onStep' | 'env'> & { database: PostgresDatabase },
+  fn: (copy: RecoveredCopy, recovered: { baseId: string; segments: number; lastTransaction: string | null }) => Promise<T>,
+): Promise<T> {
+  const { database, signal } = options;
   const [bases, { objects }] = await Promise.all([baseBackupsOf(database, options.dir), walStoreOf(database, options.dir).list()]);
   const { run, segments } = planRecovery(bases, objects, options.at);
   const base = run.base;
@@ -68,11 +149,12 @@ export async function restoreAt(options: RestoreAtOptions): Promise<RestoreAtRes
   options.onStep?.({ step: 'planned', baseId: base.manifest.id, segments: segments.length });
 
   const store = openSources({ dir: options.dir }).local;
-  await store.cleanupInterrupted();
   // As root the server runs as `postgres`, which cannot enter the private backups folder: its files go to a private temporary folder.
   const parent = account ? os.tmpdir() : await store.stagingDir();
+  await removeLeftovers(parent);
+  await store.cleanupInterrupted();
   const runDir = await fs.mkdtemp(path.join(parent, `${process.pid}-pitr-`));
-  const socketDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dbguard-pg-')); // short: a socket path has ~100 bytes
+  const socketDir = await fs.mkdtemp(path.join(os.tmpdir(), `dbguard-pg-${process.pid}-`)); // short: a socket path has ~100 bytes
   let server: TemporaryServer | undefined;
   try {
     const dataDir = path.join(runDir, 'data');
@@ -106,37 +188,21 @@ export async function restoreAt(options: RestoreAtOptions): Promise<RestoreAtRes
     if (!outcome.promoted) {
       throw new DbguardError(`The temporary PostgreSQL server could not recover to ${options.at.toISOString()}. Nothing was changed:\n  ${lastLines(server.log())}`);
     }
-    const lastTransaction = /last completed transaction was at log time (.+)$/m.exec(server.log())?.[1] ?? /recovery stopping (?:before|after) commit of transaction \d+, time (.+)$/m.exec(server.log())?.[1] ?? null;
+    const log = server.log();
+    const lastTransaction = /last completed transaction was at log time (.+)$/m.exec(log)?.[1] ?? /recovery stopping (?:before|after) commit of transaction \d+, time (.+)$/m.exec(log)?.[1] ?? null;
     options.onStep?.({ step: 'recovered', lastTransaction });
-
-    const copy: DatabaseTarget = {
-      engine: 'postgres',
-      connection: { host: socketDir, port: server.port, user, password: undefined, database: database.target.connection.database, sslmode: undefined },
-      schema: undefined,
-      display: `${database.name} as it was at ${options.at.toISOString()}`,
+    const running = server;
+    const copy: RecoveredCopy = {
+      target: {
+        engine: 'postgres',
+        connection: { host: socketDir, port: running.port, user, password: undefined, database: database.target.connection.database, sslmode: undefined },
+        schema: undefined,
+        display: `${database.name} as it was at ${options.at.toISOString()}`,
+      },
+      runDir,
+      stop: () => running.stop(),
     };
-    const dumped = await backup({
-      target: copy,
-      dir: path.join(runDir, 'dump'),
-      type: 'manual',
-      label: 'point-in-time',
-      description: `${database.name} as it was at ${options.at.toISOString()}`,
-      compression: { algorithm: 'none' },
-      retention: false,
-      remoteMode: 'none',
-      signal,
-    });
-    await server.stop();
-    const result = await restoreFromFile(dumped, {
-      dir: options.dir,
-      target: options.target,
-      confirm: (plan) => options.confirm({ ...plan, at: options.at.toISOString() }),
-      safetyBackup: options.safetyBackup,
-      requiredTables: options.requiredTables,
-      signal,
-      onStep: options.onStep,
-    });
-    return { ...result, at: options.at.toISOString(), baseId: base.manifest.id, segments: segments.length, lastTransaction };
+    return await fn(copy, { baseId: base.manifest.id, segments: segments.length, lastTransaction });
   } finally {
     await server?.stop();
     await fs.rm(runDir, { recursive: true, force: true });
@@ -186,6 +252,23 @@ async function unpackBase(base: StoredBackup, dataDir: string, keys: DecryptionK
   await fs.access(path.join(dataDir, 'backup_label')).catch(() => {
     throw new DbguardError(`Base backup ${base.manifest.id} has no backup_label: it is not a pg_basebackup archive.`);
   });
+}
+
+/** What a killed recovery (kill -9) left: its temporary server is stopped, its folders removed. */
+async function removeLeftovers(parent: string): Promise<void> {
+  const leftovers = [
+    ...(await fs.readdir(parent).catch(() => [] as string[])).filter((n) => /^\d+-pitr-/.test(n)).map((n) => ({ dir: path.join(parent, n), pid: Number(n.split('-')[0]) })),
+    ...(await fs.readdir(os.tmpdir()).catch(() => [] as string[])).filter((n) => /^dbguard-pg-\d+-/.test(n)).map((n) => ({ dir: path.join(os.tmpdir(), n), pid: Number(n.split('-')[2]) })),
+  ];
+  for (const { dir, pid } of leftovers) {
+    if (isProcessAlive(pid)) continue;
+    const postmaster = Number((await fs.readFile(path.join(dir, 'data', 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+    if (postmaster > 0 && isProcessAlive(postmaster)) {
+      const command = await fs.readFile(`/proc/${postmaster}/cmdline`, 'utf8').catch(() => '');
+      if (command === '' || command.includes('postgres')) process.kill(postmaster, 'SIGQUIT');
+    }
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 }
 
 async function chownTree(roots: string[], account: { uid: number; gid: number }): Promise<void> {

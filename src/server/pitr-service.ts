@@ -3,12 +3,16 @@ import type { NamedDatabase } from '../config/databases.js';
 import { type PostgresDatabase, baseBackupsOf, ensureSlot, pruneWal, slotName, takeBaseBackup } from '../core/pitr.js';
 import { formatAge } from '../core/status.js';
 import type { Notifier } from '../notify/index.js';
+import { verifyPitr } from '../core/pitr-restore.js';
+import type { DecryptionKeys } from '../pipeline/encryption.js';
 import type { Logger } from './log.js';
 import { type ReceiverState, WalReceiver } from './wal-receiver.js';
 
 interface Streamed {
   receiver: WalReceiver;
   base: Cron;
+  /** On the database's `verify` schedule: the newest restorable point recovered and compared with the live database. */
+  verify: Cron | undefined;
   /** The settings it was started with: a reload that changes them restarts it. */
   key: string;
 }
@@ -20,7 +24,7 @@ export class PitrService {
   private stopping = false;
 
   constructor(
-    private options: { dir: string; log: Logger; notifier: Notifier; now?: () => Date },
+    private options: { dir: string; log: Logger; notifier: Notifier; decryption?: DecryptionKeys | undefined; now?: () => Date },
   ) {}
 
   async configure(databases: NamedDatabase[], notifier: Notifier, dir: string): Promise<void> {
@@ -58,7 +62,8 @@ export class PitrService {
     const receiver = new WalReceiver(database, dir, log, { onAlert: (d, message) => void this.tell(d, message) }, this.options.now);
     await receiver.start();
     const base = new Cron(database.pitr!.base.cron, { timezone: database.pitr!.base.timeZone, mode: '5-or-6-parts' }, () => void this.runBase(database));
-    this.streamed.set(database.name, { receiver, base, key: keyOf(database, dir) });
+    const verify = database.verify ? new Cron(database.verify.cron, { timezone: database.verify.timeZone, mode: '5-or-6-parts' }, () => void this.runVerify(database)) : undefined;
+    this.streamed.set(database.name, { receiver, base, verify, key: keyOf(database, dir) });
     if ((await baseBackupsOf(database, dir)).length === 0) void this.runBase(database);
   }
 
@@ -67,6 +72,7 @@ export class PitrService {
     if (!streamed) return;
     this.streamed.delete(name);
     streamed.base.stop();
+    streamed.verify?.stop();
     await streamed.receiver.stop();
     this.options.log('info', 'pitr.stopped', { database: name });
   }
@@ -91,11 +97,33 @@ export class PitrService {
     return done;
   }
 
-  private async tell(database: NamedDatabase, message: string): Promise<void> {
+  private runVerify(database: PostgresDatabase): Promise<void> {
+    const key = `${database.name}/verify`;
+    if (this.stopping || this.running.has(key)) return Promise.resolve();
+    const { log, dir } = this.options;
+    const done = (async () => {
+      log('info', 'pitr.verify.start', { database: database.name });
+      try {
+        const result = await verifyPitr({ database, dir, decryption: this.options.decryption });
+        if (result.ok) log('info', 'pitr.verify.done', { database: database.name, at: result.at, baseId: result.baseId, segments: result.segments });
+        else {
+          log('error', 'pitr.verify.failed', { database: database.name, at: result.at, problems: result.differences });
+          await this.tell(database, `the recovered copy at ${result.at} differs from the live database: ${result.differences.join('; ')}`, 'verify-failed');
+        }
+      } catch (error) {
+        log('error', 'pitr.verify.failed', { database: database.name, problems: [(error as Error).message] });
+        await this.tell(database, `point-in-time recovery could not be verified: ${(error as Error).message}`, 'verify-failed');
+      }
+    })().finally(() => this.running.delete(key));
+    this.running.set(key, done);
+    return done;
+  }
+
+  private async tell(database: NamedDatabase, message: string, event: 'pitr-lag' | 'verify-failed' = 'pitr-lag'): Promise<void> {
     const state = this.streamed.get(database.name)?.receiver.state;
     const now = (this.options.now ?? (() => new Date()))();
     const results = await this.options.notifier.notify({
-      event: 'pitr-lag',
+      event,
       database: database.name,
       display: database.target.display,
       error: message,
@@ -104,8 +132,8 @@ export class PitrService {
       at: now.toISOString(),
     });
     for (const r of results) {
-      if (r.ok) this.options.log('info', 'notify.sent', { database: database.name, notification: 'pitr-lag', channel: r.channel, attempts: r.attempts });
-      else this.options.log('error', 'notify.failed', { database: database.name, notification: 'pitr-lag', channel: r.channel, attempts: r.attempts, error: r.error });
+      if (r.ok) this.options.log('info', 'notify.sent', { database: database.name, notification: event, channel: r.channel, attempts: r.attempts });
+      else this.options.log('error', 'notify.failed', { database: database.name, notification: event, channel: r.channel, attempts: r.attempts, error: r.error });
     }
   }
 }

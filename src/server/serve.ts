@@ -67,7 +67,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     decryption: options.decryption,
     onFailure: (database) => metrics.countFailure(database),
   });
-  const pitr = new PitrService({ dir: current.dir, log, notifier: current.notifier });
+  const pitr = new PitrService({ dir: current.dir, log, notifier: current.notifier, decryption: options.decryption });
   const app = createApp({
     healthy: () => scheduler.active,
     metrics: async () => ({

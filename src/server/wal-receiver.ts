@@ -255,10 +255,14 @@ export class WalReceiver {
     const retained = this.state.retainedBytes;
     const holding = retained !== null && retained > maxSlotWalBytes;
     if (holding && !this.alerts.retained) {
-      const message = `the replication slot ${this.slot} holds back ${Math.round(retained / 1048576)} MB of WAL on the server (limit ${Math.round(maxSlotWalBytes / 1048576)} MB): the server's disk fills if nothing reads it`;
+      const message = `the replication slot ${this.slot} holds back ${mb(retained)} of WAL on the server (limit ${mb(maxSlotWalBytes)}): the server's disk fills if nothing reads it`;
       this.log('warn', 'pitr.slot-retained', { database: name, retainedBytes: retained, maxSlotWalBytes });
       this.events.onAlert(this.database, message);
     }
     this.alerts.retained = holding;
   }
+}
+
+function mb(bytes: number): string {
+  return `${Number((bytes / 1048576).toFixed(1))} MB`;
 }

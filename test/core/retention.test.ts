@@ -57,13 +57,14 @@ function daily(from: string, to: string, time: string, extra: Partial<RetentionC
 }
 
 describe('policy defaults and schema', () => {
-  it('has the defaults of the issue: automatic 7 days, migration 30, pre-restore 30, manual and export never pruned', () => {
+  it('has the defaults of the issue: automatic 7 days, migration 30, pre-restore 30, the 2 newest base backups, manual and export never pruned', () => {
     expect(DEFAULT_RETENTION_POLICIES).toEqual({
       manual: {},
       automatic: { maxAgeDays: 7 },
       migration: { maxAgeDays: 30 },
       'pre-restore': { maxAgeDays: 30 },
       export: {},
+      base: { keepLast: 2 },
     });
     expect(Object.isFrozen(DEFAULT_RETENTION_POLICIES.automatic)).toBe(true);
   });
@@ -75,6 +76,7 @@ describe('policy defaults and schema', () => {
       migration: { maxAgeDays: 30 },
       'pre-restore': { maxAgeDays: 30 },
       export: {},
+      base: { keepLast: 2 },
     });
     expect(resolveRetentionPolicies()).toEqual(DEFAULT_RETENTION_POLICIES);
   });

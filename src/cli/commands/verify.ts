@@ -2,10 +2,11 @@ import type { Command } from 'commander';
 import type { DatabaseTarget } from '../../config/database-url.js';
 import type { BackupType } from '../../storage/manifest.js';
 import { verifyBackup } from '../../core/verify.js';
+import { verifyPitr } from '../../core/pitr-restore.js';
 import { DbguardError, UsageError } from '../../errors.js';
 import { decryptionKeys, remoteSettings } from '../keys.js';
 import { withCancellation } from '../signals.js';
-import { type CliContext, type CommonOptions, addDbOption, addDirOption, addJsonOption, backupDir, config, fromOption, jobsOption, print, printJson, resolveTarget, typeOption } from '../context.js';
+import { type CliContext, type CommonOptions, addDbOption, addDirOption, addJsonOption, backupDir, config, fromOption, jobsOption, print, printJson, resolveDatabase, resolveTarget, typeOption } from '../context.js';
 
 interface VerifyCliOptions extends CommonOptions {
   all?: boolean;
@@ -16,6 +17,7 @@ interface VerifyCliOptions extends CommonOptions {
   jobs?: number;
   remote?: boolean;
   from?: 'local' | 'remote';
+  pitr?: boolean;
 }
 
 export function registerVerify(program: Command, ctx: CliContext): void {
@@ -30,11 +32,13 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     .option('-i, --identity <file>', 'age identity file (default: $DBGUARD_AGE_IDENTITY_FILE)')
     .addOption(typeOption('only backups of this type'))
     .option('--remote', 'only re-read the remote copy and compare its sha256 (nothing is downloaded to disk)')
-    .addOption(fromOption());
+    .addOption(fromOption())
+    .option('--pitr', 'point-in-time recovery: recover the newest restorable point into a temporary server and compare its row counts with the live database');
   addDbOption(command);
   addDirOption(command);
   addJsonOption(command);
   command.action(async (ref: string | undefined, options: VerifyCliOptions) => {
+    if (options.pitr) return verifyPointInTime(ctx, ref, options);
     if (!ref && !options.all) throw new UsageError('Say which backup to verify: an id, `latest`, or --all.');
     if (ref && options.all) throw new UsageError('Give either a backup id or --all, not both.');
     if (options.jobs !== undefined && !options.restoreTest) throw new UsageError('--jobs applies to --restore-test only.');
@@ -82,3 +86,24 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     }
   });
 }
+
+async function verifyPointInTime(ctx: CliContext, ref: string | undefined, options: VerifyCliOptions): Promise<void> {
+  if (ref || options.all || options.restoreTest || options.remote) throw new UsageError('--pitr verifies the restorable window of a database: give --database, not a backup.');
+  const database = resolveDatabase(ctx, options);
+  const decryption = await decryptionKeys(ctx, options.identity);
+  const result = await withCancellation(
+    (signal) => verifyPitr({ database, dir: backupDir(ctx, options), decryption, signal, env: ctx.env }),
+    'the temporary server was stopped and its files removed',
+  );
+  if (options.json) printJson(ctx, result);
+  else {
+    print(ctx, `${result.ok ? 'OK    ' : 'FAILED'} ${result.database} recovered to ${result.at} (base backup ${result.baseId} + ${result.segments} WAL segments): row counts ${result.ok ? 'match the live database' : 'differ'}`);
+    for (const difference of result.differences) print(ctx, `         ${difference}`);
+  }
+  if (!result.ok) {
+    throw new DbguardError(`The recovered copy of ${result.database} does not have the live database's row counts.`, {
+      hint: `Writes after ${result.at} explain a difference; run it again when the database is quiet, or check \`dbguard pitr status\`.`,
+    });
+  }
+}
+
