@@ -120,7 +120,9 @@ describe('point-in-time recovery', () => {
       await sql('bench', 'SELECT pg_switch_wal()');
       await sql('shop', `INSERT INTO again VALUES (301, 'while serve was down')`);
       serve = startServe(cwd, env);
+      await serve.waitFor(serve.event('pitr.receiver-leftover', 'shop'), 'the receiver left by the killed serve, stopped');
       await serve.waitFor(serve.event('pitr.streaming', 'shop'), 'pitr.streaming after the restart');
+      expect(processes().filter((line) => line.includes('--slot=dbguard_shop'))).toHaveLength(1);
       await sql('shop', `UPDATE again SET note = 'after restart' WHERE id <= 10`);
       const atT3 = await content('shop');
       const t3 = await moment();
@@ -161,10 +163,21 @@ describe('point-in-time recovery', () => {
         expect(readFileSync(path.join(backups, file), 'utf8')).not.toContain(TEST_PASSWORD);
       }
 
-      // A segment missing from the archive: a moment after it is refused, naming the hole; nothing is created.
+      // A corrupted segment is refused by name before anything is touched.
       await serve.stop();
       const walDir = path.join(backups, 'wal', 'shop');
       const segments = readdirSync(walDir).filter((n) => /^[0-9A-F]{24}\.json$/.test(n)).sort();
+      const first = JSON.parse(readFileSync(path.join(walDir, segments[0]!), 'utf8')) as { fileName: string; segment: string };
+      const original = readFileSync(path.join(walDir, first.fileName));
+      const flipped = Buffer.from(original);
+      flipped[flipped.length >> 1] ^= 0xff;
+      writeFileSync(path.join(walDir, first.fileName), flipped);
+      const corrupted = await runCli(['restore', '--at', t1.toISOString(), '--to', pgUrl(server, 'shop_corrupt'), '--database', 'shop', '--yes'], { cwd, env });
+      expect(corrupted.code).toBe(3);
+      expect(corrupted.stderr).toContain(`WAL segment ${first.segment} is corrupted`);
+      writeFileSync(path.join(walDir, first.fileName), original);
+
+      // A segment missing from the archive: a moment after it is refused, naming the hole; nothing is created.
       const victim = segments[Math.floor(segments.length / 2)]!.slice(0, 24);
       rmSync(path.join(walDir, `${victim}.json`));
       const refused = await runCli(['restore', '--at', t3.toISOString(), '--to', pgUrl(server, 'shop_hole'), '--database', 'shop', '--yes'], { cwd, env });

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RefusedError } from '../errors.js';
 import { type Compression, compressionExtension, createCompressor, createDecompressor } from '../pipeline/compression.js';
-import { DigestTap } from '../pipeline/digest.js';
+import { DigestTap, digestFile } from '../pipeline/digest.js';
 import { type DecryptionKeys, type EncryptionKeys, decryptStream, encryptStream, hasEncryptionKeys } from '../pipeline/encryption.js';
 import { type LocalWalStore, type StoredWal, type WalObject } from '../storage/wal-store.js';
 import { chain } from './codec.js';
@@ -65,13 +65,20 @@ export async function shipSegment(
 }
 
 /**
- * Writes a stored segment's plain bytes to `dest`, checking the stored bytes' checksum as they stream; a segment
- * whose bytes are not the ones shipped is refused by name.
+ * Writes a stored segment's plain bytes to `dest` after checking the stored bytes' checksum, and checks the plain
+ * bytes' too: a segment whose bytes are not the ones shipped is refused by name.
  */
 export async function unpackSegment(stored: StoredWal, dest: string, keys: DecryptionKeys | undefined, signal?: AbortSignal): Promise<void> {
   const { object } = stored;
-  const tap = new DigestTap();
-  let stream: Readable = chain(createReadStream(stored.file, { highWaterMark: 1 << 20 }), tap);
+  const corrupted = () =>
+    new RefusedError(
+      `WAL segment ${object.segment}${object.partial ? ' (partial)' : ''} is corrupted: its checksum does not match. Nothing was changed.`,
+      'Restore to a moment before this segment, or from another copy of the archive.',
+    );
+  // The stored bytes first: a damaged file must be named as such, not fail somewhere inside the decompressor.
+  const actual = await digestFile(stored.file, undefined, signal);
+  if (actual.sha256 !== object.sha256 || actual.size !== object.size) throw corrupted();
+  let stream: Readable = createReadStream(stored.file, { highWaterMark: 1 << 20 });
   if (object.encryption) stream = await decryptStream(stream, keys, object.encryption.recipients);
   stream = chain(stream, await createDecompressor(object.compression));
   const plain = createHash('sha256');
@@ -86,10 +93,5 @@ export async function unpackSegment(stored: StoredWal, dest: string, keys: Decry
     createWriteStream(dest, { mode: 0o600 }),
     { signal },
   );
-  if (tap.digest() !== object.sha256 || plain.digest('hex') !== object.rawSha256) {
-    throw new RefusedError(
-      `WAL segment ${object.segment}${object.partial ? ' (partial)' : ''} is corrupted: its checksum does not match. Nothing was changed.`,
-      'Restore to a moment before this segment, or from another copy of the archive.',
-    );
-  }
+  if (plain.digest('hex') !== object.rawSha256) throw corrupted();
 }
