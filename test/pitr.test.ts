@@ -44,8 +44,18 @@ async function moment(): Promise<Date> {
   return at;
 }
 
+/** `<pid> <command line>` of every process (from /proc: no procps needed). */
 function processes(): string[] {
-  return execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).split('\n');
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map((pid) => {
+      try {
+        return `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim()}`;
+      } catch {
+        return ''; // exited meanwhile
+      }
+    })
+    .filter((line) => line.includes(' '));
 }
 
 function pitrRunDirs(pid: number): string[] {
