@@ -177,15 +177,17 @@ describe('point-in-time recovery', () => {
       await serve.stop();
       const walDir = path.join(backups, 'wal', 'shop');
       const segments = readdirSync(walDir).filter((n) => /^[0-9A-F]{24}\.json$/.test(n)).sort();
-      const first = JSON.parse(readFileSync(path.join(walDir, segments[0]!), 'utf8')) as { fileName: string; segment: string };
-      const original = readFileSync(path.join(walDir, first.fileName));
-      const flipped = Buffer.from(original);
-      flipped[flipped.length >> 1] ^= 0xff;
-      writeFileSync(path.join(walDir, first.fileName), flipped);
+      const dataFiles = segments.map((name) => (JSON.parse(readFileSync(path.join(walDir, name), 'utf8')) as { fileName: string }).fileName);
+      const originals = dataFiles.map((file) => readFileSync(path.join(walDir, file)));
+      for (const [i, file] of dataFiles.entries()) {
+        const flipped = Buffer.from(originals[i]!);
+        flipped[flipped.length >> 1] ^= 0xff;
+        writeFileSync(path.join(walDir, file), flipped);
+      }
       const corrupted = await runCli(['restore', '--at', t1.toISOString(), '--to', pgUrl(server, 'shop_corrupt'), '--database', 'shop', '--yes'], { cwd, env });
       expect(corrupted.code).toBe(3);
-      expect(corrupted.stderr).toContain(`WAL segment ${first.segment} is corrupted`);
-      writeFileSync(path.join(walDir, first.fileName), original);
+      expect(corrupted.stderr).toMatch(/WAL segment [0-9A-F]{24} is corrupted: its checksum does not match/);
+      for (const [i, file] of dataFiles.entries()) writeFileSync(path.join(walDir, file), originals[i]!);
 
       // A segment missing from the archive: a moment after it is refused, naming the hole; nothing is created.
       const victim = segments[Math.floor(segments.length / 2)]!.slice(0, 24);
