@@ -230,7 +230,7 @@ describe('point-in-time recovery', () => {
         expect(lag!.maxLagMs).toBe(2000);
         await serve.waitFor(serve.event('pitr.slot-retained', 'lag'), 'pitr.slot-retained', { timeoutMs: 30_000 });
         const alerts = await eventually(() => (hook.requests.length >= 2 ? hook.requests.map((r) => JSON.parse(r.body) as { event: string; error: string }) : undefined), 'two webhook alerts');
-        expect(alerts.map((a) => a.event)).toEqual(['pitr-lag', 'pitr-lag']);
+        expect(new Set(alerts.map((a) => a.event))).toEqual(new Set(['pitr-lag']));
         expect(alerts.some((a) => a.error.includes('is older than maxLag (2s)'))).toBe(true);
         expect(alerts.some((a) => /holds back [\d.]+ MB of WAL on the server \(limit 0\.5 MB\)/.test(a.error))).toBe(true);
       } finally {
