@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import type { Command } from 'commander';
 import { DbguardError, ExitCode } from '../errors.js';
+import { unsupportedNodeMessage } from '../platform.js';
 import { DBGUARD_VERSION } from '../version.js';
 import type { CliContext } from './context.js';
 
@@ -32,6 +33,7 @@ const COMMANDS: Array<[names: string[], load: () => Promise<Register>]> = [
   [['serve'], async () => (await import('./commands/serve.js')).registerServe],
   [['notify'], async () => (await import('./commands/notify.js')).registerNotify],
   [['pitr'], async () => (await import('./commands/pitr.js')).registerPitr],
+  [['doctor'], async () => (await import('./commands/doctor.js')).registerDoctor],
 ];
 
 export async function buildProgram(ctx: CliContext, argv: string[]): Promise<Command> {
@@ -88,6 +90,8 @@ const ctx: CliContext = {
   interactive: process.stdin.isTTY === true && process.stderr.isTTY === true,
 };
 const argv = process.argv.slice(2);
+const unsupported = unsupportedNodeMessage(process.version);
+if (unsupported) ctx.stderr.write(`${unsupported}\n`);
 // The guard's hook and check run before every command an AI agent types: they skip commander (see guard-fast.ts).
 const fast = argv[0] === 'guard' ? await (await import('./guard-fast.js')).guardFastPath(argv, ctx) : undefined;
 process.exitCode = fast ?? (await run(argv, ctx));

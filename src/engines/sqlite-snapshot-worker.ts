@@ -5,20 +5,21 @@
  * they match it exactly.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import Database from 'better-sqlite3';
+import { DbguardError } from '../errors.js';
 import { copyDatabaseInOneStep } from './sqlite-copy.js';
 import { countSqliteRows } from './sqlite-counts.js';
+import { openSqlite } from './sqlite-driver.js';
 
 const { source, destination, busyTimeoutMs } = workerData as { source: string; destination: string; busyTimeoutMs: number };
 
 try {
-  const db = new Database(source, { fileMustExist: true, timeout: busyTimeoutMs });
+  const db = openSqlite(source, { fileMustExist: true, timeout: busyTimeoutMs });
   try {
     await copyDatabaseInOneStep(db, destination, busyTimeoutMs);
   } finally {
     db.close();
   }
-  const snapshot = new Database(destination, { fileMustExist: true });
+  const snapshot = openSqlite(destination, { fileMustExist: true });
   try {
     snapshot.pragma('journal_mode = DELETE');
     parentPort!.postMessage({ ok: true, tables: countSqliteRows(snapshot) });
@@ -27,5 +28,7 @@ try {
   }
 } catch (error) {
   const err = error as { message?: string; code?: string };
-  parentPort!.postMessage({ ok: false, message: err.message ?? String(error), code: err.code });
+  // A DbguardError (the SQLite driver is not built) travels with its hint.
+  const hint = error instanceof DbguardError ? error.hint : undefined;
+  parentPort!.postMessage({ ok: false, message: err.message ?? String(error), code: err.code, hint });
 }

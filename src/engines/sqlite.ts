@@ -2,9 +2,10 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { DbguardError } from '../errors.js';
 import { copyDatabaseInOneStep } from './sqlite-copy.js';
+import { openSqlite } from './sqlite-driver.js';
 import { countSqliteRows, quoteSqliteIdent } from './sqlite-counts.js';
 import { describeSqliteSchema, readSqliteSnapshot } from './sqlite-schema.js';
 import { withPlainFile } from './staged-file.js';
@@ -58,7 +59,7 @@ export class SqliteEngine implements DatabaseEngine {
       const tables = await new Promise<TableCounts>((resolve, reject) => {
         const abort = () => reject(new DbguardError('Backup cancelled.'));
         signal?.addEventListener('abort', abort, { once: true });
-        worker.once('message', (message: { ok: boolean; tables?: TableCounts; message?: string; code?: string }) => {
+        worker.once('message', (message: { ok: boolean; tables?: TableCounts; message?: string; code?: string; hint?: string }) => {
           signal?.removeEventListener('abort', abort);
           if (message.ok) resolve(message.tables!);
           else reject(describeSqliteError(message, this.file));
@@ -82,7 +83,7 @@ export class SqliteEngine implements DatabaseEngine {
       throw new DbguardError('--table is supported for PostgreSQL only; a SQLite restore replaces the whole file.');
     }
     await withPlainFile(source, options, 'snapshot.sqlite', async (snapshotPath) => {
-      const snapshot = new Database(snapshotPath, { readonly: true, fileMustExist: true });
+      const snapshot = openSqlite(snapshotPath, { readonly: true, fileMustExist: true });
       try {
         await copyDatabaseInOneStep(snapshot, this.file, busyTimeoutMs());
       } catch (error) {
@@ -183,7 +184,7 @@ export class SqliteEngine implements DatabaseEngine {
   async ensureExists(): Promise<boolean> {
     if (await this.exists()) return false;
     await fs.mkdir(path.dirname(this.file), { recursive: true });
-    new Database(this.file).close();
+    openSqlite(this.file).close();
     return true;
   }
 
@@ -204,7 +205,7 @@ export class SqliteEngine implements DatabaseEngine {
    * crashed writer leaves behind, and would fail on exactly the database that needs a backup most.
    */
   private open({ readonly }: { readonly?: boolean }): Database.Database {
-    const db = new Database(this.file, { fileMustExist: true, timeout: busyTimeoutMs() });
+    const db = openSqlite(this.file, { fileMustExist: true, timeout: busyTimeoutMs() });
     if (readonly) db.pragma('query_only = ON');
     return db;
   }
@@ -227,7 +228,8 @@ function integrityProblems(db: Database.Database): string[] {
   return rows.map((row) => row.integrity_check).filter((line) => line !== 'ok');
 }
 
-function describeSqliteError(message: { message?: string; code?: string }, file: string): DbguardError {
+function describeSqliteError(message: { message?: string; code?: string; hint?: string }, file: string): DbguardError {
+  if (message.hint !== undefined) return new DbguardError(message.message ?? '', { hint: message.hint });
   if (message.code === 'SQLITE_BUSY' || /stayed locked/.test(message.message ?? '')) {
     return new DbguardError(`${file} stayed locked for ${busyTimeoutMs() / 1000} s: another process holds an exclusive lock on it.`, {
       hint: 'Retry when that process is done (DBGUARD_SQLITE_BUSY_TIMEOUT_MS sets how long to wait, in ms).',
@@ -254,8 +256,9 @@ export async function checkSqliteSnapshot(
   return withPlainFile(source, options, 'snapshot.sqlite', async (file) => {
     let db: Database.Database;
     try {
-      db = new Database(file, { readonly: true, fileMustExist: true });
+      db = openSqlite(file, { readonly: true, fileMustExist: true });
     } catch (error) {
+      if (error instanceof DbguardError) throw error;
       throw new DbguardError(`The backup is not a readable SQLite file: ${(error as Error).message}`);
     }
     try {

@@ -1,7 +1,8 @@
 import type { Transform } from 'node:stream';
 import os from 'node:os';
 import zlib from 'node:zlib';
-import { DbguardError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
+import { nativeFixCommand, nativeModuleError, nativeProblem } from '../platform.js';
 
 export const COMPRESSION_ALGORITHMS = ['none', 'gzip', 'zstd'] as const;
 export type CompressionAlgorithm = (typeof COMPRESSION_ALGORITHMS)[number];
@@ -35,23 +36,30 @@ export function compressionExtension(algorithm: CompressionAlgorithm): string {
 }
 
 type ZstdModule = typeof import('zstd-napi');
-let zstdModule: Promise<ZstdModule | undefined> | undefined;
+let zstdModule: Promise<{ zstd: ZstdModule } | { error: unknown }> | undefined;
 
-/** zstd-napi is a native addon: when its build is missing, zstd is unavailable rather than a crash. */
-export function loadZstd(): Promise<ZstdModule | undefined> {
+/** zstd-napi is a native addon: when its build is missing, zstd is unavailable (and says why) rather than a crash. */
+export function loadZstdModule(): Promise<{ zstd: ZstdModule } | { error: unknown }> {
   zstdModule ??= import('zstd-napi').then(
-    (m) => m,
-    () => undefined,
+    (zstd) => ({ zstd }),
+    (error: unknown) => ({ error }),
   );
   return zstdModule;
+}
+
+async function loadZstd(): Promise<ZstdModule> {
+  const loaded = await loadZstdModule();
+  if ('error' in loaded) throw nativeModuleError('zstd-napi', loaded.error);
+  return loaded.zstd;
 }
 
 /**
  * The compression actually used: zstd degrades to gzip (with a warning) when its native module is missing.
  */
 export async function availableCompression(wanted: Compression, warn: (message: string) => void): Promise<Compression> {
-  if (wanted.algorithm !== 'zstd' || (await loadZstd())) return wanted;
-  warn('zstd is unavailable (the zstd-napi native module did not load); compressing with gzip instead.');
+  const loaded = wanted.algorithm === 'zstd' ? await loadZstdModule() : undefined;
+  if (loaded === undefined || 'zstd' in loaded) return wanted;
+  warn(`zstd is unavailable, compressing with gzip instead: zstd-napi's native module ${nativeProblem(loaded.error)}. Fix: ${nativeFixCommand('zstd-napi')}`);
   return { algorithm: 'gzip' };
 }
 
@@ -70,7 +78,6 @@ export async function createCompressor(compression: Compression): Promise<Transf
       return zlib.createGzip({ level: compression.level ?? 6 });
     case 'zstd': {
       const zstd = await loadZstd();
-      if (!zstd) throw new DbguardError('zstd is unavailable: the zstd-napi native module did not load.');
       return new zstd.CompressStream({ compressionLevel: compression.level ?? 3, ...ZSTD_THREADING });
     }
   }
@@ -84,11 +91,6 @@ export async function createDecompressor(algorithm: CompressionAlgorithm): Promi
       return zlib.createGunzip();
     case 'zstd': {
       const zstd = await loadZstd();
-      if (!zstd) {
-        throw new DbguardError('This backup is zstd-compressed and the zstd-napi native module did not load.', {
-          hint: 'Reinstall dbguard so zstd-napi builds (needs python3, make, g++), or decompress by hand: zstd -d <file>.',
-        });
-      }
       return new zstd.DecompressStream();
     }
   }

@@ -61,6 +61,17 @@ export class S3BackupStore {
     return this.dataKey(type, `${id}.json`);
   }
 
+  /** Lists at most one object: the bucket exists, answers, and the credentials may list it. */
+  async probe(): Promise<void> {
+    const client = await this.client();
+    const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+    try {
+      await client.send(new ListObjectsV2Command({ Bucket: this.remote.bucket, Prefix: this.remote.prefix ? `${this.remote.prefix}/` : undefined, MaxKeys: 1 }));
+    } catch (error) {
+      throw describeS3Error(error, this.remote);
+    }
+  }
+
   /** Every complete backup in the bucket (newest first), and objects that are not part of one. */
   async list(): Promise<{ backups: StoredBackup[]; problems: StoreProblem[] }> {
     const objects = new Map<string, number>();
@@ -360,7 +371,8 @@ export function describeS3Error(error: unknown, remote: RemoteLocation): Dbguard
     return new UsageError(`${where} refused the Object Lock request: ${message}`, 'Object Lock must be enabled on the bucket (at creation, with versioning), or remove remote.objectLock.');
   }
   if (['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'TimeoutError', 'ETIMEDOUT'].includes(name) || ['ECONNREFUSED', 'ENOTFOUND'].includes((error as { code?: string })?.code ?? '')) {
-    return new DbguardError(`Cannot reach ${where}: ${name || message}.`, { hint: 'Check the endpoint (remote.endpoint / DBGUARD_S3_ENDPOINT) and the network.', cause: error });
+    const reason = [(error as { code?: string })?.code, name, message].find((r) => r && r !== 'Error');
+    return new DbguardError(`Cannot reach ${where}: ${reason ?? message}.`, { hint: 'Check the endpoint (remote.endpoint / DBGUARD_S3_ENDPOINT) and the network.', cause: error });
   }
   return new DbguardError(`${where}: ${name && !message.includes(name) ? `${name}: ` : ''}${message}`, { cause: error });
 }

@@ -10,11 +10,11 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the built CLI as a user would, without a terminal. */
-export function runCli(args: string[], options: { cwd: string; env?: Record<string, string | undefined>; input?: string }): Promise<CliResult> {
+/** Runs the built CLI (or another copy of it: `cli`) as a user would, without a terminal. */
+export function runCli(args: string[], options: { cwd: string; env?: Record<string, string | undefined>; input?: string; cli?: string }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env, DATABASE_URL: undefined, NO_COLOR: '1', ...options.env };
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [options.cli ?? CLI, ...args], { cwd: options.cwd, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
