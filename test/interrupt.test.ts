@@ -21,18 +21,14 @@ function filesUnder(dir: string): string[] {
   return existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String) : [];
 }
 
-/**
- * Starts a backup and sends `signal` once its partial file (with --jobs: its scratch folder) has appeared, or
- * after `afterMs`.
- */
-async function interruptedBackup(cwd: string, signal: NodeJS.Signals, afterMs?: number, args: string[] = []) {
+/** Starts a backup and sends `signal` once its partial file (with --jobs: its scratch folder) has appeared. */
+async function interruptedBackup(cwd: string, signal: NodeJS.Signals, args: string[] = []) {
   const marker = args.includes('--jobs') ? '.scratch' : '.partial';
   const child = spawn(process.execPath, [CLI, 'backup', ...args], { cwd, env: { ...process.env, DATABASE_URL: db.url }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const closed = new Promise<number | null>((resolve) => child.once('close', (code, sig) => resolve(code ?? (sig ? -1 : null))));
-  const started = Date.now();
-  while (afterMs === undefined ? !filesUnder(path.join(cwd, 'backups')).some((f) => f.endsWith(marker)) : Date.now() - started < afterMs) {
+  while (!filesUnder(path.join(cwd, 'backups')).some((f) => f.endsWith(marker))) {
     if (child.exitCode !== null) throw new Error(`backup ended before it could be interrupted: ${stderr}`);
     await new Promise((r) => setTimeout(r, 5));
   }
@@ -165,7 +161,7 @@ describe('interrupted backups', () => {
 
   it('SIGINT during a parallel dump (--jobs) stops pg_dump and removes its folder', async () => {
     const cwd = tempDir();
-    const { code, stderr } = await interruptedBackup(cwd, 'SIGINT', undefined, ['--jobs', '2']);
+    const { code, stderr } = await interruptedBackup(cwd, 'SIGINT', ['--jobs', '2']);
     expect(code).toBe(130);
     expect(stderr).toMatch(/Interrupted by SIGINT/);
     await new Promise((r) => setTimeout(r, 300)); // pg_dump's workers, if any were still writing, have stopped
@@ -174,7 +170,7 @@ describe('interrupted backups', () => {
 
   it('SIGKILL during a parallel dump leaves a folder that the next run removes', async () => {
     const cwd = tempDir();
-    const { code } = await interruptedBackup(cwd, 'SIGKILL', undefined, ['--jobs', '2']);
+    const { code } = await interruptedBackup(cwd, 'SIGKILL', ['--jobs', '2']);
     expect(code).toBe(-1);
     expect(parseJson<unknown[]>(await runCli(['list', '--json'], { cwd }))).toEqual([]);
     await new Promise((r) => setTimeout(r, 1500)); // the orphaned pg_dump finishes or fails on its own
@@ -206,21 +202,6 @@ describe('interrupted backups', () => {
     expect(next.code, next.stderr).toBe(0);
     const manifest = parseJson<{ id: string }>(next);
     expect(filesUnder(path.join(cwd, 'backups', 'manual')).sort()).toEqual([`${manifest.id}.dump`, `${manifest.id}.json`]);
-  });
-
-  it('whenever it is killed, everything that lists verifies', async () => {
-    const cwd = tempDir();
-    for (const afterMs of [0, 40, 150, 400, 900, 1500]) {
-      await interruptedBackup(cwd, 'SIGKILL', afterMs).catch(() => {}); // a run may finish before the kill: fine
-    }
-    const listed = parseJson<Array<{ id: string }>>(await runCli(['list', '--json'], { cwd }));
-    if (listed.length > 0) {
-      const verified = await runCli(['verify', '--all'], { cwd });
-      expect(verified.code, verified.stdout + verified.stderr).toBe(0);
-    }
-    const after = await runCli(['backup', '--json'], { cwd, env: { DATABASE_URL: db.url } });
-    expect(after.code).toBe(0);
-    expect(filesUnder(path.join(cwd, 'backups', 'manual')).filter((f) => /\.(partial|scratch|inprogress)$/.test(f))).toEqual([]);
   });
 
   it('two restores of the same database at once: one runs, the other is refused (exit 3)', async () => {

@@ -35,6 +35,14 @@ export async function fsyncFile(file: string): Promise<void> {
   }
 }
 
+const TEMPORARY = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/** A temporary file of `writeFileAtomic` whose process is gone (killed before its rename). */
+export function isAbandonedTemporary(name: string): boolean {
+  const pid = TEMPORARY.exec(name)?.[1];
+  return pid !== undefined && !isProcessAlive(Number(pid));
+}
+
 /** Writes through a temporary name, fsyncs, renames: readers see the old content or the new, never half. */
 export async function writeFileAtomic(file: string, data: string): Promise<void> {
   const dir = path.dirname(file);

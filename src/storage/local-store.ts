@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { DbguardError } from '../errors.js';
 import { BACKUP_TYPES, type BackupManifest, type BackupType, type StoredBackup, parseManifest } from './manifest.js';
-import { commitFile, ensurePrivateDir, fsyncDir, isProcessAlive, writeFileAtomic } from './fs-atomic.js';
+import { commitFile, ensurePrivateDir, fsyncDir, isAbandonedTemporary, isProcessAlive, writeFileAtomic } from './fs-atomic.js';
 
 /** A backup being written: its id is taken, its files are not listed until `commit`. */
 export interface Reservation {
@@ -181,11 +181,17 @@ export class LocalBackupStore {
   }
 
   /**
-   * Deletes what interrupted runs left behind (their process is gone): partial data, snapshots,
-   * and data files whose manifest was never written. Returns the paths removed.
+   * Deletes what interrupted runs left behind (their process is gone): partial data, snapshots, data files whose
+   * manifest was never written, and temporary files of manifests and bookkeeping. Returns the paths removed.
    */
   async cleanupInterrupted(): Promise<string[]> {
     const removed: string[] = [];
+    for (const dir of [path.join(this.root, STATE_DIR), ...BACKUP_TYPES.map((type) => this.typeDir(type))]) {
+      for (const name of (await readdirIfExists(dir)).filter(isAbandonedTemporary)) {
+        await fs.rm(path.join(dir, name), { force: true });
+        removed.push(path.join(dir, name));
+      }
+    }
     for (const type of BACKUP_TYPES) {
       const dir = this.typeDir(type);
       const names = await readdirIfExists(dir);
