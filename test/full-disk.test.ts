@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -21,8 +21,7 @@ function backupWithLimit(cwd: string, kilobytes: number, args: string[], env: Re
   });
 }
 
-function leftovers(cwd: string): string[] {
-  const dir = path.join(cwd, 'backups');
+function leftovers(cwd: string, dir = path.join(cwd, 'backups')): string[] {
   return existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((f) => /\.(partial|scratch|inprogress|dump|sqlite|zst)$/.test(f)) : [];
 }
 
@@ -48,5 +47,44 @@ describe('a full disk', () => {
     expect(leftovers(cwd)).toEqual([]);
     const retry = await runCli(['backup', '--db', db, '--json'], { cwd });
     expect(retry.code, retry.stderr).toBe(0);
+  });
+});
+
+/** A real small disk: a tmpfs of `size` mounted for the test (the suite runs as root), unmounted afterwards. */
+async function withSmallDisk<T>(size: string, fn: (mountpoint: string) => Promise<T>): Promise<T> {
+  const mountpoint = tempDir('dbguard-disk-');
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', mountpoint], { encoding: 'utf8' });
+  if (mounted.status !== 0) throw new Error(`mounting a tmpfs for a real full disk needs root: ${mounted.stderr}`);
+  try {
+    return await fn(mountpoint);
+  } finally {
+    spawnSync('umount', [mountpoint]);
+  }
+}
+
+describe('a really full disk (ENOSPC on a small tmpfs)', () => {
+  it('PostgreSQL: the backup fails with the disk-full message, leaves nothing, lists nothing', async () => {
+    const db = await createDatabase('enospc');
+    await fillSampleData(db.name, 3000);
+    const cwd = tempDir();
+    await withSmallDisk('256k', async (disk) => {
+      const result = await runCli(['backup', '--compress', 'none', '--dir', disk], { cwd, env: { DATABASE_URL: db.url } });
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr).toMatch(/The disk is full: the backup could not be written, and its partial file was removed/);
+      expect(leftovers(cwd, disk)).toEqual([]);
+      expect(parseJson<unknown[]>(await runCli(['list', '--json', '--dir', disk], { cwd }))).toEqual([]);
+    });
+  });
+
+  it('SQLite: SQLITE_FULL during the snapshot is reported as a full disk; nothing is left', async () => {
+    const cwd = tempDir();
+    const db = createSqliteDb(cwd, { orders: 4000 });
+    await withSmallDisk('256k', async (disk) => {
+      const result = await runCli(['backup', '--db', db, '--dir', disk], { cwd });
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr).toMatch(/The disk is full: the SQLite snapshot could not be written, and its partial file was removed/);
+      expect(leftovers(cwd, disk)).toEqual([]);
+      expect(parseJson<unknown[]>(await runCli(['list', '--json', '--dir', disk], { cwd }))).toEqual([]);
+    });
   });
 });

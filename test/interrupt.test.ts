@@ -2,19 +2,25 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CLI, parseJson, runCli } from './harness/cli.js';
-import { createDatabase, databaseExists, withClient } from './harness/pg-db.js';
+import { createDatabase, databaseExists, dbguardSession, withClient } from './harness/pg-db.js';
+import { eventually } from './harness/serve.js';
 import { tempDir } from './harness/tmp.js';
 
+let template: string;
 let db: { name: string; url: string };
 
-/** Big enough that pg_dump runs for a while (its compression is the slow part). */
+/** Big enough that pg_dump runs for a while (its compression is the slow part); each test gets its own copy. */
 beforeAll(async () => {
-  db = await createDatabase('big');
-  await withClient(db.name, (c) =>
+  template = (await createDatabase('big')).name;
+  await withClient(template, (c) =>
     c.query(`CREATE TABLE blobs AS SELECT i AS id, md5(i::text) || repeat(md5((i * 7)::text), 30) AS payload FROM generate_series(1, 150000) i`),
   );
+});
+
+beforeEach(async () => {
+  db = await createDatabase('big', template);
 });
 
 function filesUnder(dir: string): string[] {
@@ -36,19 +42,16 @@ async function interruptedBackup(cwd: string, signal: NodeJS.Signals, args: stri
   return { code: await closed, stderr };
 }
 
-/** Starts a restore and sends `signal` once it says it is restoring (after its checks and safety backup). */
-async function interruptedRestore(cwd: string, args: string[], signal: NodeJS.Signals) {
+/** Starts a restore and sends `signal` once pg_restore has written into `database` (inside its transaction, if one). */
+async function interruptedRestore(cwd: string, args: string[], signal: NodeJS.Signals, database: string) {
   const child = spawn(process.execPath, [CLI, 'restore', ...args], { cwd, env: { ...process.env, DATABASE_URL: db.url }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-      if (/Restoring/.test(stderr)) resolve();
-    });
-    child.once('close', () => reject(new Error(`restore ended before it could be interrupted: ${stderr}`)));
-  });
-  await new Promise((r) => setTimeout(r, 200)); // pg_restore is at work
+  await eventually(async () => {
+    if (child.exitCode !== null) throw new Error(`restore ended before it could be interrupted: ${stderr}`);
+    return (await dbguardSession(database, { writing: true })) || undefined;
+  }, 'pg_restore at work');
   child.kill(signal);
   const code = await closed;
   return { code, stderr };
@@ -100,15 +103,11 @@ describe('interrupted restores', () => {
     expect((await runCli(['backup'], { cwd, env: { DATABASE_URL: db.url } })).code).toBe(0);
     await withClient(db.name, (c) => c.query('DELETE FROM blobs WHERE id % 10 = 0'));
     const before = await fingerprint(db.name);
-    try {
-      const { code, stderr } = await interruptedRestore(cwd, ['latest', '--yes'], 'SIGTERM');
-      expect(code).toBe(143);
-      expect(stderr).toMatch(/Interrupted by SIGTERM; the restore was stopped/);
-      expect(await fingerprint(db.name)).toEqual(before);
-      expect(filesUnder(path.join(cwd, 'backups', 'pre-restore')).some((f) => f.endsWith('.json'))).toBe(true);
-    } finally {
-      await withClient(db.name, (c) => c.query(`INSERT INTO blobs SELECT i, md5(i::text) || repeat(md5((i * 7)::text), 30) FROM generate_series(10, 150000, 10) i`));
-    }
+    const { code, stderr } = await interruptedRestore(cwd, ['latest', '--yes'], 'SIGTERM', db.name);
+    expect(code).toBe(143);
+    expect(stderr).toMatch(/Interrupted by SIGTERM; the restore was stopped/);
+    expect(await fingerprint(db.name)).toEqual(before);
+    expect(filesUnder(path.join(cwd, 'backups', 'pre-restore')).some((f) => f.endsWith('.json'))).toBe(true);
   });
 
   it('SIGINT during verify --restore-test drops the scratch database and records nothing, exit 130', async () => {
@@ -122,11 +121,10 @@ describe('interrupted restores', () => {
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-    while ((await scratchDatabases()) === before) {
+    await eventually(async () => {
       if (child.exitCode !== null) throw new Error(`verify ended before it could be interrupted: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await new Promise((r) => setTimeout(r, 300)); // pg_restore is filling it
+      return (await dbguardSession('dbguard_scratch_%', { writing: true })) || undefined;
+    }, 'pg_restore filling the scratch database');
     child.kill('SIGINT');
     expect(await closed).toBe(130);
     expect(stderr).toMatch(/Interrupted by SIGINT; nothing was recorded, and a scratch database was dropped/);
@@ -139,7 +137,7 @@ describe('interrupted restores', () => {
     const cwd = tempDir();
     expect((await runCli(['backup'], { cwd, env: { DATABASE_URL: db.url } })).code).toBe(0);
     const copy = `${db.name}_interrupted`;
-    const { code, stderr } = await interruptedRestore(cwd, ['latest', '--yes', '--jobs', '2', '--to', db.url.replace(/\/[^/]+$/, `/${copy}`)], 'SIGINT');
+    const { code, stderr } = await interruptedRestore(cwd, ['latest', '--yes', '--jobs', '2', '--to', db.url.replace(/\/[^/]+$/, `/${copy}`)], 'SIGINT', copy);
     expect(code).toBe(130);
     expect(stderr).toMatch(/Interrupted by SIGINT/);
     expect(await databaseExists(copy)).toBe(false);
@@ -164,7 +162,7 @@ describe('interrupted backups', () => {
     const { code, stderr } = await interruptedBackup(cwd, 'SIGINT', ['--jobs', '2']);
     expect(code).toBe(130);
     expect(stderr).toMatch(/Interrupted by SIGINT/);
-    await new Promise((r) => setTimeout(r, 300)); // pg_dump's workers, if any were still writing, have stopped
+    await eventually(async () => ((await dbguardSession(db.name)) ? undefined : true), "pg_dump's workers gone");
     expect(filesUnder(path.join(cwd, 'backups')).filter((f) => !['manual'].includes(f))).toEqual([]);
   });
 
@@ -173,7 +171,7 @@ describe('interrupted backups', () => {
     const { code } = await interruptedBackup(cwd, 'SIGKILL', ['--jobs', '2']);
     expect(code).toBe(-1);
     expect(parseJson<unknown[]>(await runCli(['list', '--json'], { cwd }))).toEqual([]);
-    await new Promise((r) => setTimeout(r, 1500)); // the orphaned pg_dump finishes or fails on its own
+    await eventually(async () => ((await dbguardSession(db.name)) ? undefined : true), 'the orphaned pg_dump ended');
     const next = await runCli(['backup', '--json'], { cwd, env: { DATABASE_URL: db.url } });
     expect(next.code, next.stderr).toBe(0);
     const manifest = parseJson<{ id: string }>(next);

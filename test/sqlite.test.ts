@@ -65,7 +65,12 @@ describe('SQLite', () => {
         snapshotOrdersCount = orders;
         expect(orders).toBeGreaterThan(20_000); // the writer was running before the snapshot
         expect(manifest.tables).toMatchObject({ orders, lines });
-        await new Promise((r) => setTimeout(r, 200));
+        // The writer goes on past the snapshot: it reports writing more orders than the snapshot holds.
+        await new Promise<void>((resolve) =>
+          writer.stdout.on('data', (d: Buffer) => {
+            if (d.toString().trim().split('\n').some((n) => 20_000 + Number(n) > orders)) resolve();
+          }),
+        );
       } finally {
         writer.kill('SIGTERM');
         await new Promise((r) => writer.once('close', r));

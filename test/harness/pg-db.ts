@@ -18,10 +18,10 @@ export async function withClient<T>(database: string, fn: (client: pg.Client) =>
   }
 }
 
-/** A new empty database with a unique name; returns its name and URL. */
-export async function createDatabase(prefix = 'app'): Promise<{ name: string; url: string }> {
+/** A new database with a unique name (empty, or a copy of `template`); returns its name and URL. */
+export async function createDatabase(prefix = 'app', template?: string): Promise<{ name: string; url: string }> {
   const name = `${prefix}_${randomBytes(4).toString('hex')}`;
-  await withClient('postgres', (c) => c.query(`CREATE DATABASE ${name}`));
+  await withClient('postgres', (c) => c.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`));
   return { name, url: pgUrl(server(), name) };
 }
 
@@ -63,5 +63,16 @@ export async function snapshotContent(database: string): Promise<Record<string, 
       content[`${schema}.${name}`] = rows.rows.map((row) => JSON.parse(JSON.stringify(row)));
     }
     return content;
+  });
+}
+
+/**
+ * Whether dbguard or a tool it started (they all connect as application `dbguard`) has a session on a database (a
+ * LIKE pattern); with `writing`, one inside a transaction that has written.
+ */
+export async function dbguardSession(database: string, { writing = false } = {}): Promise<boolean> {
+  return withClient('postgres', async (c) => {
+    const sql = `SELECT 1 FROM pg_stat_activity WHERE application_name = 'dbguard' AND datname LIKE $1${writing ? ' AND backend_xid IS NOT NULL' : ''}`;
+    return ((await c.query(sql, [database])).rowCount ?? 0) > 0;
   });
 }
