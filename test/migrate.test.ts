@@ -35,6 +35,8 @@ function prismaProject(migrations: Array<[string, string]>, dir = tempDir()): st
   return dir;
 }
 
+const sqliteSchema = (file: string) => sqliteQuery<{ s: string }>(file, "SELECT group_concat(sql, ';') AS s FROM sqlite_schema").s;
+
 const standin = (cwd: string, url: string) => ['--', process.execPath, STANDIN, cwd, url];
 
 describe('dbguard migrate with drizzle-kit', () => {
@@ -116,11 +118,16 @@ describe('dbguard migrate, Prisma-format migrations', () => {
     const file = path.join(dir, 'prisma', 'dev.db');
     const env = { DATABASE_URL: 'file:./dev.db' };
     expect((await runCli(['migrate', ...standin(dir, file)], { cwd: dir, env })).code).toBe(0);
+    sqliteExec(file, `INSERT INTO "User" (name) VALUES ('ann')`);
+    const before = { schema: sqliteSchema(file), content: sqliteContent(file) };
     prismaProject([['20260102000000_more', 'ALTER TABLE "User" ADD COLUMN age integer;']], dir);
-    const result = await runCli(['migrate', '--', process.execPath, '-e', 'process.exit(0)'], { cwd: dir, env });
+    // The command changes the database, then exits 0 without recording the migration.
+    const sql = `ALTER TABLE "User" ADD COLUMN age integer; CREATE TABLE half (id int); UPDATE "User" SET name = 'changed'`;
+    const result = await runCli(['migrate', '--', 'sqlite3', file, sql], { cwd: dir, env });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/exited 0 but did not apply 20260102000000_more/);
     expect(result.stderr).toMatch(/restored from backup \S+, as it was before/);
+    expect({ schema: sqliteSchema(file), content: sqliteContent(file) }).toEqual(before);
   });
 
   it('reports destructive statements with exact live counts and refuses them without confirmation', async () => {

@@ -64,8 +64,9 @@ describe('prune', () => {
   it('runs after each backup (unless --no-prune) and warns past the size limit', async () => {
     const cwd = tempDir();
     const { db, ids } = await history(cwd, [30, 20]);
-    const kept = await runCli(['backup', '--type', 'automatic', '--db', db, '--no-prune'], { cwd });
+    const kept = await runCli(['backup', '--type', 'automatic', '--db', db, '--no-prune', '--json'], { cwd });
     expect(kept.code).toBe(0);
+    const keptId = parseJson<{ id: string }>(kept).id;
     expect(parseJson<unknown[]>(await runCli(['list', '--json'], { cwd }))).toHaveLength(3);
 
     writeFileSync(path.join(cwd, 'dbguard.config.json'), JSON.stringify({ sizeWarningMB: 0.001, retention: { automatic: { keepLast: 2 } } }));
@@ -74,8 +75,21 @@ describe('prune', () => {
     expect(pruned.stderr).toMatch(/Retention policy: deleted 2 old backup\(s\)/);
     expect(pruned.stderr).toMatch(/warning: The backups in .* take .*, more than the 1.05 kB warning size/);
     const left = parseJson<Array<{ id: string }>>(await runCli(['list', '--json'], { cwd })).map((m) => m.id);
+    // keepLast 2: the backup just taken and the one before it survive, the two old ones are gone.
     expect(left).toHaveLength(2);
-    expect(left).not.toContain(ids[0]);
+    expect(left[1]).toBe(keptId);
+    expect(ids.some((id) => left.includes(id))).toBe(false);
+  });
+
+  it('"prune": { "afterBackup": false } keeps every backup after a backup; prune still applies the policy', async () => {
+    const cwd = tempDir();
+    const { db, ids } = await history(cwd, [30, 20]);
+    writeFileSync(path.join(cwd, 'dbguard.config.json'), JSON.stringify({ prune: { afterBackup: false }, retention: { automatic: { keepLast: 1 } } }));
+    const taken = await runCli(['backup', '--type', 'automatic', '--db', db, '--json'], { cwd });
+    expect(taken.code, taken.stderr).toBe(0);
+    const newest = parseJson<{ id: string }>(taken).id;
+    expect(parseJson<Array<{ id: string }>>(await runCli(['list', '--json'], { cwd })).map((m) => m.id).sort()).toEqual([...ids, newest].sort());
+    expect(parseJson<PruneJson>(await runCli(['prune', '--json'], { cwd })).deleted.sort()).toEqual([...ids].sort());
   });
 
   it('rejects a bad retention policy with the path of the bad key', async () => {

@@ -108,8 +108,11 @@ describe('SQLite', () => {
     const backedUp = await runCli(['backup', '--json', '--db', db], { cwd });
     expect(backedUp.code, backedUp.stderr).toBe(0);
     expect(parseJson<ManifestJson>(backedUp).tables).toEqual({});
+    sqliteExec(db, 'CREATE TABLE since (id int); INSERT INTO since VALUES (1)');
     const restored = await runCli(['restore', 'latest', '--yes', '--db', db], { cwd });
     expect(restored.code, restored.stderr).toBe(0);
+    expect(sqliteContent(db)).toEqual({}); // empty again, as backed up
+    expect(sqliteQuery<{ n: number }>(db, 'SELECT count(*) AS n FROM sqlite_schema').n).toBe(0);
   });
 
   it('fails clearly and leaves nothing behind when the database stays locked for the whole busy timeout', async () => {
