@@ -32,6 +32,10 @@ describe('CLI basics', () => {
     expect(noId.stderr).toContain(taken.id);
 
     expect((await runCli(['backup', '--frobnicate'], { cwd })).code).toBe(2);
+    for (const name of ['run', 'init', 'protect']) {
+      const misplaced = await runCli(['guard', name, '--', 'ls'], { cwd });
+      expect([misplaced.code, misplaced.stderr]).toEqual([2, expect.stringContaining(`\`${name}\` is not a guard subcommand: it is \`dbguard ${name}\``)]);
+    }
     expect((await runCli(['backup', '--type', 'weekly'], { cwd })).code).toBe(2);
     const mysql = await runCli(['backup', '--db', 'mysql://root:hunter2@localhost/app'], { cwd });
     expect(mysql.code).toBe(2);

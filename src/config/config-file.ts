@@ -155,5 +155,23 @@ function validate(value: unknown, where: string): DbguardConfig {
       return `${issue.path.join('.') || '(root)'}: ${issue.message}${keys}`;
     })
     .join('; ');
-  throw new UsageError(`Invalid configuration in ${where}: ${details}`, `Allowed keys: ${Object.keys(configSchema.shape).join(', ')}.`);
+  // An unknown key: the keys allowed where it is. A wrong value: its message says what is expected.
+  const unknown = result.error.issues.find((issue) => issue.code === 'unrecognized_keys');
+  const keys = unknown && objectAt(configSchema, unknown.path)?.shape;
+  const hint = keys ? `Allowed keys${unknown.path.length > 0 ? ` in ${unknown.path.join('.')}` : ''}: ${Object.keys(keys).join(', ')}.` : undefined;
+  throw new UsageError(`Invalid configuration in ${where}: ${details}`, hint);
+}
+
+/** The object schema found at `path` inside `schema` (through optionals, records and arrays), if any. */
+function objectAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodObject | undefined {
+  let current: z.ZodType | undefined = schema;
+  for (const key of [...path, null]) {
+    while (current instanceof z.ZodOptional) current = current.unwrap() as z.ZodType;
+    if (key === null) break;
+    if (current instanceof z.ZodObject) current = current.shape[String(key)] as z.ZodType | undefined;
+    else if (current instanceof z.ZodRecord) current = current.valueType as z.ZodType;
+    else if (current instanceof z.ZodArray) current = current.element as z.ZodType;
+    else return undefined;
+  }
+  return current instanceof z.ZodObject ? current : undefined;
 }

@@ -83,11 +83,15 @@ export function parseDatabaseUrl(raw: string, cwd: string): DatabaseTarget {
   );
 }
 
+const SSL_PARAMETERS = ['ssl', 'sslmode', 'sslcert', 'sslkey', 'sslrootcert', 'uselibpqcompat'];
+
 function parsePostgres(url: string): DatabaseTarget {
   let parsed: ReturnType<typeof parsePgUrl>;
   try {
-    parsed = parsePgUrl(url);
-    new URL(url); // pg-connection-string is lenient; a URL that Node cannot read is malformed
+    const checked = new URL(url); // pg-connection-string is lenient; a URL that Node cannot read is malformed
+    // dbguard reads sslmode itself; left in, pg-connection-string would print a multi-line warning about it.
+    for (const key of SSL_PARAMETERS) checked.searchParams.delete(key);
+    parsed = parsePgUrl(checked.toString());
   } catch {
     throw new UsageError(
       `The PostgreSQL URL "${redactUrl(url)}" is malformed.`,

@@ -6,7 +6,8 @@ import { UsageError } from '../errors.js';
 export interface Change {
   /** Path relative to the project. */
   file: string;
-  action: 'created' | 'updated' | 'kept';
+  /** `skipped`: there was nothing to change it in (no package.json). */
+  action: 'created' | 'updated' | 'kept' | 'skipped';
   detail: string;
 }
 

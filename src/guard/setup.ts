@@ -14,7 +14,7 @@ export const NPM_SCRIPTS: Readonly<Record<string, string>> = {
 
 export async function addNpmScripts(dir: string): Promise<Change[]> {
   const pkg = await readPackageJson(dir);
-  if (!pkg) return [{ file: 'package.json', action: 'kept', detail: 'no package.json here: npm scripts not added (run `npm init` first)' }];
+  if (!pkg) return [{ file: 'package.json', action: 'skipped', detail: 'there is none here, so no npm scripts were added (run `npm init`, then `dbguard init` again)' }];
   const scripts = { ...(pkg.data.scripts ?? {}) };
   const changes: Change[] = [];
   for (const [name, body] of Object.entries(NPM_SCRIPTS)) {

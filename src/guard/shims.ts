@@ -72,7 +72,7 @@ export async function installShims(projectDir: string): Promise<Change[]> {
 /** A `postinstall` script that re-installs the shims after every npm install, after any postinstall already there. */
 export async function addPostinstall(projectDir: string): Promise<Change[]> {
   const pkg = await readPackageJson(projectDir);
-  if (!pkg) return [{ file: 'package.json', action: 'kept', detail: 'no package.json here: postinstall not added, shims last until the next npm install' }];
+  if (!pkg) return [{ file: 'package.json', action: 'skipped', detail: 'there is none here, so no postinstall was added: the shims last until the next npm install' }];
   const scripts = { ...(pkg.data.scripts ?? {}) };
   const existing = scripts.postinstall?.trim();
   if (existing?.includes(POSTINSTALL_COMMAND)) return [];

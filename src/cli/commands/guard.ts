@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DbguardError, RefusedError } from '../../errors.js';
+import { DbguardError, RefusedError, UsageError } from '../../errors.js';
 import { AGENTS } from '../../guard/agents.js';
 import { type CliContext, addJsonOption } from '../context.js';
 import { CHECK_REFUSAL, check, hookAnswer, readAll, writeCheck } from '../guard-fast.js';
@@ -41,4 +41,16 @@ export function registerGuard(program: Command, ctx: CliContext, readStdin: () =
 
   registerGuardScan(guard, ctx);
   registerGuardShims(guard, ctx);
+
+  // Typed under `guard` by mistake: say where they are rather than print the guard's help.
+  for (const name of ['run', 'init', 'protect']) {
+    guard
+      .command(name, { hidden: true })
+      .argument('[args...]')
+      .allowUnknownOption()
+      .helpOption(false)
+      .action(() => {
+        throw new UsageError(`\`${name}\` is not a guard subcommand: it is \`dbguard ${name}\`.`, `See \`dbguard ${name} --help\`.`);
+      });
+  }
 }

@@ -41,7 +41,7 @@ export function registerInit(program: Command, ctx: CliContext): void {
 }
 
 export function printChanges(ctx: CliContext, changes: Change[]): void {
-  const changed = changes.filter((c) => c.action !== 'kept');
+  const changed = changes.filter((c) => c.action !== 'kept' && c.action !== 'skipped');
   const lines = changes.map((c) => `${c.action.padEnd(8)} ${c.file}: ${c.detail}`);
   if (changed.length === 0) lines.push('nothing to change');
   print(ctx, lines.join('\n'));
