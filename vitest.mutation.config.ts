@@ -1,0 +1,9 @@
+import { defineConfig } from 'vitest/config';
+
+/** The in-process unit tests of the modules `npm run mutate` mutates (no database server, no built CLI). */
+export default defineConfig({
+  test: {
+    include: ['test/core/retention.test.ts', 'test/core/table-counts.test.ts', 'test/config/database-url.test.ts'],
+    pool: 'forks',
+  },
+});
