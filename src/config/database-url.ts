@@ -14,7 +14,24 @@ export interface PostgresConnection {
   sslmode: string | undefined;
 }
 
+export interface MysqlConnection {
+  host: string;
+  port: number;
+  user: string | undefined;
+  /** Never printed, never logged, never passed on a command line. */
+  password: string | undefined;
+  database: string;
+  /** `verify`: TLS with a checked certificate; `require`: TLS, any certificate; undefined: the tools' default. */
+  ssl: 'verify' | 'require' | 'disable' | undefined;
+}
+
 export type DatabaseTarget =
+  | {
+      engine: 'mysql';
+      connection: MysqlConnection;
+      /** Safe to print: no credentials. */
+      display: string;
+    }
   | {
       engine: 'postgres';
       connection: PostgresConnection;
@@ -76,10 +93,10 @@ export function parseDatabaseUrl(raw: string, cwd: string): DatabaseTarget {
       `Use a postgres:// or postgresql:// URL, a file:./dev.db or sqlite:./dev.db URL, or a path ending in ${SQLITE_EXTENSIONS.join(', ')}.`,
     );
   }
-  const planned = scheme === 'mysql' || scheme === 'mariadb' ? ' (MySQL/MariaDB support is planned)' : '';
+  if (scheme === 'mysql' || scheme === 'mariadb') return parseMysql(url);
   throw new UsageError(
-    `Unsupported database URL scheme "${scheme}:"${planned}.`,
-    'dbguard supports PostgreSQL (postgres://, postgresql://) and SQLite (file:, sqlite:, or a .db/.sqlite path).',
+    `Unsupported database URL scheme "${scheme}:".`,
+    'dbguard supports PostgreSQL (postgres://, postgresql://), MySQL/MariaDB (mysql://, mariadb://) and SQLite (file:, sqlite:, or a .db/.sqlite path).',
   );
 }
 
@@ -127,6 +144,57 @@ function parsePostgres(url: string): DatabaseTarget {
   };
 }
 
+/** Prisma's `?sslaccept=`, mysql2's and Drizzle's `?ssl=` (true, or JSON with rejectUnauthorized), `?ssl-mode=`. */
+function mysqlSsl(query: URLSearchParams): MysqlConnection['ssl'] {
+  const accept = query.get('sslaccept');
+  if (accept === 'strict') return 'verify';
+  if (accept === 'accept_invalid_certs') return 'require';
+  const mode = (query.get('ssl-mode') ?? query.get('sslmode'))?.toUpperCase();
+  if (mode === 'DISABLED') return 'disable';
+  if (mode === 'VERIFY_CA' || mode === 'VERIFY_IDENTITY') return 'verify';
+  if (mode === 'REQUIRED') return 'require';
+  const ssl = query.get('ssl');
+  if (ssl === null) return undefined;
+  if (ssl === 'false' || ssl === '0') return 'disable';
+  if (ssl === 'true' || ssl === '1' || ssl === '') return 'verify';
+  try {
+    return (JSON.parse(ssl) as { rejectUnauthorized?: boolean }).rejectUnauthorized === false ? 'require' : 'verify';
+  } catch {
+    return 'verify';
+  }
+}
+
+function parseMysql(url: string): DatabaseTarget {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(
+      `The MySQL URL "${redactUrl(url)}" is malformed.`,
+      'Expected mysql://user:password@host:3306/database (percent-encode special characters in the password).',
+    );
+  }
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  if (!database || database.includes('/')) {
+    throw new UsageError(`The MySQL URL "${redactUrl(url)}" names no database.`, 'Add the database name after the host: mysql://user@host:3306/<database>.');
+  }
+  const host = parsed.hostname.replace(/^\[|\]$/g, '') || 'localhost';
+  const port = parsed.port ? Number(parsed.port) : 3306;
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new UsageError(`The MySQL URL "${redactUrl(url)}" has an invalid port.`);
+  return {
+    engine: 'mysql',
+    connection: {
+      host,
+      port,
+      user: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+      password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+      database,
+      ssl: mysqlSsl(parsed.searchParams),
+    },
+    display: `mysql://${host.includes(":") ? `[${host}]` : host}:${port}/${database}`,
+  };
+}
+
 function parseSqlite(url: string, scheme: 'file' | 'sqlite', cwd: string): DatabaseTarget {
   let rest = url.slice(scheme.length + 1);
   rest = rest.split('?')[0] ?? '';
@@ -157,7 +225,7 @@ export function redactUrl(url: string): string {
 
 /** The short name used in backup file names: the database name, or the SQLite file's base name. */
 export function databaseName(target: DatabaseTarget): string {
-  if (target.engine === 'postgres') return target.connection.database;
+  if (target.engine !== 'sqlite') return target.connection.database;
   const base = path.basename(target.path);
   const ext = path.extname(base);
   return SQLITE_EXTENSIONS.includes(ext.toLowerCase()) ? base.slice(0, -ext.length) : base;

@@ -3,7 +3,7 @@ import { type Readable, Transform } from 'node:stream';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { type DatabaseTarget, databaseName } from '../config/database-url.js';
-import { engineFor } from '../engines/index.js';
+import { engineFor, engineTraits } from '../engines/index.js';
 import type { DatabaseEngine, Dump, ProgressListener, TableCounts } from '../engines/types.js';
 import { DbguardError, ExitCode, UsageError } from '../errors.js';
 import { type Compression, availableCompression, compressionExtension, createCompressor } from '../pipeline/compression.js';
@@ -167,8 +167,8 @@ async function takeBackup(
   const type = options.type ?? 'manual';
 
   const encryption = hasEncryptionKeys(options.encryption) ? { ...options.encryption, recipients: validateRecipients(options.encryption.recipients) } : undefined;
-  if (options.jobs !== undefined && options.jobs > 1 && engine.kind !== 'postgres') {
-    throw new UsageError('--jobs is for PostgreSQL backups; a SQLite snapshot is one file copy.');
+  if (options.jobs !== undefined && options.jobs > 1 && !engineTraits(engine.kind).parallelJobs) {
+    throw new UsageError(`--jobs is for PostgreSQL backups; a ${engine.kind === 'sqlite' ? 'SQLite snapshot is one file copy' : `${engine.kind} dump is one stream`}.`);
   }
   const plan = await planCompression(engine, options);
   const { serverVersion } = await engine.probe();
@@ -268,7 +268,7 @@ async function planCompression(
 ): Promise<{ outer: Compression; nativeLevel: number | undefined }> {
   const warn = options.onWarning ?? (() => {});
   const wanted = options.compression;
-  if (engine.kind !== 'postgres') return { outer: await availableCompression(wanted ?? { algorithm: 'zstd' }, warn), nativeLevel: undefined };
+  if (!engineTraits(engine.kind).nativeCompression) return { outer: await availableCompression(wanted ?? { algorithm: 'zstd' }, warn), nativeLevel: undefined };
   if (!wanted) return { outer: { algorithm: 'none' }, nativeLevel: undefined };
   if (wanted.algorithm === 'none') return { outer: wanted, nativeLevel: 0 };
   if (wanted.algorithm === 'gzip') return { outer: { algorithm: 'none' }, nativeLevel: wanted.level ?? 6 };

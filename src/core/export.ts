@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { type DatabaseTarget, databaseName } from '../config/database-url.js';
-import { engineFor } from '../engines/index.js';
+import { engineFor, engineTraits } from '../engines/index.js';
 import type { DatabaseEngine, RowStream, SchemaTable } from '../engines/types.js';
 import { DbguardError, UsageError } from '../errors.js';
 import { type Compression, availableCompression, compressionExtension } from '../pipeline/compression.js';
@@ -14,7 +14,7 @@ import { type BackupManifest, MANIFEST_SCHEMA_VERSION, type StoredBackup } from 
 import { DBGUARD_VERSION } from '../version.js';
 import { writeDump } from './backup.js';
 import { DEFAULT_BACKUP_DIR } from './defaults.js';
-import { type ExportQueries, exportQueries, planExport, quoteIdent, unindexedForeignKeys } from './export-plan.js';
+import { type ExportQueries, type SqlDialect, exportQueries, planExport, quoteIdent, unindexedForeignKeys } from './export-plan.js';
 import { type ExportRules, REDACTED, treatTable } from './export-redaction.js';
 import { parseSubject, resolveSubjectTable, subjectKey } from './export-subject.js';
 import { backupIdCandidates } from './ids.js';
@@ -61,6 +61,7 @@ export async function exportSubject(options: ExportOptions): Promise<ExportResul
   const format = options.format ?? 'json';
   const warn = options.onWarning ?? (() => {});
   const spec = parseSubject(options.subject);
+  if (!engineTraits(engine.kind).exportable) throw new UsageError(`dbguard export does not support ${engine.kind} databases yet.`);
   const { serverVersion } = await engine.probe();
   const schema = await engine.describeSchema();
   const subjectTable = resolveSubjectTable(spec, schema.tables);
@@ -68,7 +69,7 @@ export async function exportSubject(options: ExportOptions): Promise<ExportResul
   const plan = planExport(schema, subjectTable.id);
   const rules = options.rules ?? {};
   const excluded = new Set(schema.tables.filter((t) => treatTable(t, rules).excluded).map((t) => t.id));
-  const queries = exportQueries(plan, engine.kind, key, excluded);
+  const queries = exportQueries(plan, engine.kind as SqlDialect, key, excluded);
   const warnings = unindexedForeignKeys(plan).map(
     (fk) => `${fk.table}(${fk.columns.join(', ')}) references ${fk.references.table} without an index: the export scans ${fk.table}.`,
   );

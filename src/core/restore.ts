@@ -1,5 +1,5 @@
 import type { DatabaseTarget } from '../config/database-url.js';
-import { checkerFor, engineFor } from '../engines/index.js';
+import { checkerFor, engineFor, engineTraits } from '../engines/index.js';
 import type { DatabaseEngine, ProgressListener, RestoreSource, StagingOptions, TableCounts } from '../engines/types.js';
 import { DbguardError, RefusedError, UsageError } from '../errors.js';
 import type { Compression } from '../pipeline/compression.js';
@@ -200,6 +200,7 @@ async function restoreStored(store: LocalBackupStore, stored: StoredBackup, opti
       jobs: options.jobs,
       stagingDir,
       signal: options.signal,
+      expectedTables: tables ? Object.fromEntries(tables.map((t) => [t, manifest.tables[t]!])) : manifest.tables,
     });
   } catch (error) {
     const failed = options.signal?.aborted ? 'Restore cancelled' : 'Restore failed';
@@ -251,7 +252,7 @@ function selectTables(manifest: BackupManifest, requested: string[] | undefined)
 }
 
 function assertParallelAllowed(manifest: BackupManifest, options: RestoreOptions): void {
-  if (manifest.engine !== 'postgres') throw new UsageError('--jobs is for PostgreSQL restores; a SQLite restore is one file copy.');
+  if (!engineTraits(manifest.engine).parallelJobs) throw new UsageError(`--jobs is for PostgreSQL restores; a ${manifest.engine} restore runs as one.`);
   if (options.tables?.length || options.exact) {
     throw new UsageError('--jobs restores a whole backup into a new database; it cannot be combined with --table.');
   }

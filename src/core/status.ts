@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { NamedDatabase } from '../config/databases.js';
 import { nextRun } from '../config/schedule.js';
 import { engineFor } from '../engines/index.js';
+import type { EngineKind } from '../engines/types.js';
 import { LocalBackupStore } from '../storage/local-store.js';
 import { listSources } from './find-backup.js';
 import { openSources } from './sources.js';
@@ -28,7 +29,7 @@ export interface BackupSummary {
 
 export interface DatabaseStatus {
   name: string;
-  engine: 'postgres' | 'sqlite';
+  engine: EngineKind;
   /** Safe to print: no credentials. */
   display: string;
   /** `fresh`: a good backup younger than maxAge and the last attempt ok; `failing`: the last attempt failed. */
@@ -75,7 +76,7 @@ async function backupsWherever(dir: string, database: Pick<NamedDatabase, 'backu
 
 function statusOf(
   database: NamedDatabase,
-  engine: 'postgres' | 'sqlite',
+  engine: EngineKind,
   backups: StoredBackup[],
   lastAttempt: DatabaseStatus['lastAttempt'],
   now: Date,

@@ -1,6 +1,6 @@
 import type { DatabaseTarget } from '../config/database-url.js';
-import { checkerFor, engineFor } from '../engines/index.js';
-import type { DatabaseEngine, RestoreSource } from '../engines/types.js';
+import { checkerFor, engineFor, engineTraits } from '../engines/index.js';
+import type { DatabaseEngine, EngineKind, RestoreSource } from '../engines/types.js';
 import { DbguardError, RefusedError, UsageError } from '../errors.js';
 import { digestFile } from '../pipeline/digest.js';
 import type { DecryptionKeys } from '../pipeline/encryption.js';
@@ -153,8 +153,8 @@ async function verifyOne(stored: StoredBackup, options: VerifyOptions, stagingDi
     return result;
   }
 
-  if (options.restoreTest && manifest.engine === 'postgres' && manifest.format !== 'pg-base-tar') {
-    const differences = await restoreTest(source, manifest.tables, options.target, { jobs: options.jobs, stagingDir, signal: options.signal });
+  if (options.restoreTest && engineTraits(manifest.engine).restoreTest && manifest.format !== 'pg-base-tar') {
+    const differences = await restoreTest(source, manifest.engine, manifest.tables, options.target, { jobs: options.jobs, stagingDir, signal: options.signal });
     result.restoreTest = true;
     result.rowCounts = differences.length === 0 ? 'match' : 'mismatch';
     problems.push(...differences.map((d) => `after a test restore, ${d}`));
@@ -165,14 +165,16 @@ async function verifyOne(stored: StoredBackup, options: VerifyOptions, stagingDi
 
 async function restoreTest(
   source: RestoreSource,
+  engine: EngineKind,
   expected: Record<string, number>,
   target: DatabaseTarget | undefined,
   options: { jobs: number | undefined; stagingDir: string; signal: AbortSignal | undefined },
 ) {
-  if (!target || target.engine !== 'postgres') {
+  if (!target || target.engine !== engine) {
+    const server = engine === 'postgres' ? 'PostgreSQL' : 'MySQL/MariaDB';
     throw new UsageError(
-      '--restore-test needs a PostgreSQL server to restore into a scratch database.',
-      'Pass --db <postgresql url> (or set DATABASE_URL); the scratch database is created and dropped on that server.',
+      `--restore-test needs a ${server} server to restore into a scratch database.`,
+      `Pass --db <${engine === 'postgres' ? 'postgresql' : 'mysql'} url> (or set DATABASE_URL); the scratch database is created and dropped on that server.`,
     );
   }
   const server: DatabaseEngine = engineFor(target);

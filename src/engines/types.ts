@@ -52,6 +52,8 @@ export interface RestoreOptions {
    */
   exact?: { backupTables: string[] } | undefined;
   signal?: AbortSignal | undefined;
+  /** The backup's row counts: engines that restore into a scratch copy first check it against them before the swap. */
+  expectedTables?: TableCounts | undefined;
   /**
    * PostgreSQL: parallel pg_restore jobs. Such a restore cannot run in one transaction, so it is only allowed into an
    * empty database this restore created, which the caller drops if the restore fails.
@@ -67,7 +69,7 @@ export type RestoreSource = ({ kind: 'file'; path: string } | { kind: 'stream'; 
   packedDirectory?: boolean | undefined;
 };
 
-export type BackupFormat = 'pg-custom' | 'pg-directory' | 'sqlite' | 'pg-base-tar';
+export type BackupFormat = 'pg-custom' | 'pg-directory' | 'sqlite' | 'pg-base-tar' | 'mysql-sql';
 
 /** A table of the live schema. `id` is `schema.name` on PostgreSQL, the name on SQLite (as in TableCounts). */
 export interface SchemaTable {
@@ -99,8 +101,10 @@ export interface SchemaGraph {
  */
 export type RowStream = (sql: string) => AsyncIterable<Array<Record<string, unknown>>>;
 
+export type EngineKind = 'postgres' | 'sqlite' | 'mysql';
+
 export interface DatabaseEngine {
-  readonly kind: 'postgres' | 'sqlite';
+  readonly kind: EngineKind;
   /** The backup format a dump with these options writes, and its file extension (before compression/encryption). */
   dumpFormat(options: { jobs?: number | undefined }): { format: BackupFormat; extension: string };
   /** Name and host, never credentials. */

@@ -1,3 +1,4 @@
+import { engineTraits } from '../engines/index.js';
 import { Cron } from 'croner';
 import type { NamedDatabase } from '../config/databases.js';
 import type { NotifyEvent } from '../config/notify-config.js';
@@ -206,7 +207,7 @@ export class Scheduler {
       log('warn', 'verify.skipped', { database: name, reason: 'no backup to verify yet' });
       return;
     }
-    const restoreTest = newest.manifest.engine === 'postgres';
+    const restoreTest = engineTraits(newest.manifest.engine).restoreTest;
     log('info', 'verify.start', { database: name, id: newest.manifest.id, restoreTest });
     let problems: string[];
     try {

@@ -24,14 +24,15 @@ export const manifestSchema = z
     label: z.string().nullable(),
     description: z.string().nullable(),
     createdAt: z.iso.datetime(),
-    engine: z.enum(['postgres', 'sqlite']),
+    engine: z.enum(['postgres', 'sqlite', 'mysql']),
     serverVersion: z.string(),
     /** Name and host only: a manifest never holds credentials. */
     database: z.object({ name: z.string(), host: z.string().nullable(), schema: z.string().nullable() }),
     /** pg-directory: a tar of a parallel pg_dump's directory-format output (`backup --jobs`). */
+    /** mysql-sql: a mysqldump/mariadb-dump SQL script of one database (no CREATE DATABASE/USE: it loads into any). */
     /** export-json / export-ndjson: a personal-data export (`dbguard export`), not a restorable backup. */
     /** pg-base-tar: pg_basebackup's tar of the whole server (type `base`), the start of point-in-time recovery. */
-    format: z.enum(['pg-custom', 'pg-directory', 'sqlite', 'export-json', 'export-ndjson', 'pg-base-tar']),
+    format: z.enum(['pg-custom', 'pg-directory', 'sqlite', 'export-json', 'export-ndjson', 'pg-base-tar', 'mysql-sql']),
     /** dbguard's own compression layer (a PostgreSQL custom-format dump is also compressed inside by pg_dump). */
     compression: z.enum(['none', 'gzip', 'zstd']),
     /** age encryption: public recipients only, never an identity or passphrase. */

@@ -50,7 +50,7 @@ export function registerMigrate(program: Command, ctx: CliContext): void {
       rollback: options.rollback,
       backup: database.backup,
       decryption: await decryptionKeys(ctx, options.identity),
-      confirm: (findings) => confirmFindings(ctx, findings, options, target.engine === 'postgres' ? target.connection.database : target.display),
+      confirm: (findings) => confirmFindings(ctx, findings, options, target.engine === 'sqlite' ? target.display : target.connection.database),
       onStep: (step) => {
         if (options.json) return;
         if (step.step === 'analysed') {
