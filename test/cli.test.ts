@@ -37,10 +37,10 @@ describe('CLI basics', () => {
       expect([misplaced.code, misplaced.stderr]).toEqual([2, expect.stringContaining(`\`${name}\` is not a guard subcommand: it is \`dbguard ${name}\``)]);
     }
     expect((await runCli(['backup', '--type', 'weekly'], { cwd })).code).toBe(2);
-    const mysql = await runCli(['backup', '--db', 'mysql://root:hunter2@localhost/app'], { cwd });
-    expect(mysql.code).toBe(2);
-    expect(mysql.stderr).toMatch(/Unsupported database URL scheme "mysql:"/);
-    expect(mysql.stderr).not.toContain('hunter2');
+    const redis = await runCli(['backup', '--db', 'redis://root:hunter2@localhost/app'], { cwd });
+    expect(redis.code).toBe(2);
+    expect(redis.stderr).toMatch(/Unsupported database URL scheme "redis:"/);
+    expect(redis.stderr).not.toContain('hunter2');
   });
 
   it('prints help for every command, exit 0', async () => {

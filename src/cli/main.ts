@@ -39,7 +39,7 @@ const COMMANDS: Array<[names: string[], load: () => Promise<Register>]> = [
 export async function buildProgram(ctx: CliContext, argv: string[]): Promise<Command> {
   const { Command } = await import('commander');
   const program = new Command('dbguard')
-    .description('Backups you can trust and restores that cannot make things worse, for PostgreSQL and SQLite.')
+    .description('Backups you can trust and restores that cannot make things worse, for PostgreSQL, MySQL/MariaDB and SQLite.')
     .version(DBGUARD_VERSION)
     .option('--debug', 'show stack traces of unexpected errors')
     .showHelpAfterError()

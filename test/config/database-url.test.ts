@@ -17,6 +17,21 @@ describe('database URLs', () => {
     expect(parseDatabaseUrl('postgres://localhost/app', '/x')).toMatchObject({ connection: { port: 5432, user: undefined } });
   });
 
+  it('parses MySQL and MariaDB URLs in Prisma\'s, Drizzle\'s and mysql2\'s forms', () => {
+    expect(parseDatabaseUrl('mysql://app:p%40ss%3Aword@db.internal:3307/shop?sslaccept=strict', '/x')).toEqual({
+      engine: 'mysql',
+      connection: { host: 'db.internal', port: 3307, user: 'app', password: 'p@ss:word', database: 'shop', ssl: 'verify' },
+      display: 'mysql://db.internal:3307/shop',
+    });
+    expect(parseDatabaseUrl('mariadb://root@localhost/app', '/x')).toMatchObject({ engine: 'mysql', connection: { port: 3306, user: 'root', password: undefined, ssl: undefined } });
+    expect(parseDatabaseUrl('mysql://u@h/app?sslaccept=accept_invalid_certs', '/x')).toMatchObject({ connection: { ssl: 'require' } });
+    expect(parseDatabaseUrl('mysql://u@h/app?ssl={"rejectUnauthorized":true}', '/x')).toMatchObject({ connection: { ssl: 'verify' } });
+    expect(parseDatabaseUrl('mysql://u@h/app?ssl-mode=DISABLED', '/x')).toMatchObject({ connection: { ssl: 'disable' } });
+    for (const bad of ['mysql://u:secret@host', 'mysql://u:secret@host:99999/db']) {
+      expect(() => parseDatabaseUrl(bad, '/x')).toThrow(/MySQL URL "mysql:\/\/u:\*\*\*@host/);
+    }
+  });
+
   it.each([
     ['file:./dev.db', '/proj/dev.db'],
     ['file:dev.db?connection_limit=1', '/proj/dev.db'],

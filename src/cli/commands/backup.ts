@@ -26,7 +26,7 @@ interface BackupCliOptions extends CommonOptions {
 export function registerBackup(program: Command, ctx: CliContext): void {
   const command = program
     .command('backup')
-    .description('take a checksummed backup of the database (pg_dump custom format, or a consistent SQLite snapshot)')
+    .description('take a checksummed backup of the database (pg_dump custom format, a mariadb-dump/mysqldump script, or a consistent SQLite snapshot)')
     .addOption(typeOption('kind of backup, decides its folder and retention').default('manual'))
     .option('--label <text>', 'short label, added to the backup id')
     .option('--description <text>', 'free text stored in the manifest')
