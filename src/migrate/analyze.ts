@@ -48,7 +48,11 @@ interface Statement {
   line: number;
 }
 
-export async function analyzeSql(sql: string): Promise<Finding[]> {
+/** The SQL dialect of migration files: PostgreSQL's parser reads PostgreSQL and SQLite; MySQL has its own grammar. */
+export type MigrationDialect = 'postgres' | 'sqlite' | 'mysql';
+
+export async function analyzeSql(sql: string, dialect: MigrationDialect = 'postgres'): Promise<Finding[]> {
+  if (dialect === 'mysql') return (await import('./analyze-mysql.js')).analyzeMysqlSql(sql);
   await loadSqlParser();
   const statements = splitStatements(sql);
   const findings: Finding[] = [];
@@ -122,7 +126,7 @@ function tableRewrite(dropped: TableRef, before: Statement[], after: Statement[]
   });
 }
 
-function finding(kind: FindingKind, statement: Statement, table?: TableRef): Finding {
+function finding(kind: FindingKind, statement: Pick<Statement, 'text' | 'line'>, table?: TableRef): Finding {
   return {
     kind,
     statement: shorten(statement.text),
@@ -131,6 +135,8 @@ function finding(kind: FindingKind, statement: Statement, table?: TableRef): Fin
     allowed: new RegExp(`dbguard:allow\\s+(?:[\\w-]+[\\s,]+)*${kind}\\b`).test(statement.text),
   };
 }
+
+export { finding as findingFor };
 
 function tableRef(names: string[]): TableRef {
   return names.length > 1 ? { schema: names.at(-2), name: names.at(-1)! } : { name: names[0]! };

@@ -9,10 +9,10 @@ import type { DatabaseEngine } from '../engines/types.js';
 import { DbguardError, RefusedError, UsageError } from '../errors.js';
 import type { Compression } from '../pipeline/compression.js';
 import type { DecryptionKeys, EncryptionKeys } from '../pipeline/encryption.js';
-import { analyzeSql } from './analyze.js';
+import { type MigrationDialect, analyzeSql } from './analyze.js';
 import { rollbackReport, withBackup } from './with-backup.js';
 import { type MeasuredFinding, describeFinding, measureFindings } from './impact.js';
-import { DEFAULT_COMMANDS, type MigrationState, type ProjectTool, detectTool, migrationState } from './pending.js';
+import { DEFAULT_COMMANDS, type MigrationState, type ProjectTool, detectTool, migrationState, projectDialect } from './pending.js';
 
 export interface MigrateOptions {
   cwd: string;
@@ -64,7 +64,7 @@ async function migrateLocked(engine: DatabaseEngine, options: MigrateOptions): P
   const existed = await engine.exists();
   const before = project ? await migrationState(engine, project, existed) : undefined;
   const pendingFiles = before?.pending.map((m) => m.file) ?? [];
-  const findings = await findingsFor(pendingFiles.filter((f) => f.endsWith('.sql')), existed ? engine : undefined);
+  const findings = await findingsFor(pendingFiles.filter((f) => f.endsWith('.sql')), existed ? engine : undefined, engine.kind);
   const unanalysed = pendingFiles.filter((f) => !f.endsWith('.sql')).map((f) => path.basename(f));
   options.onStep?.({ step: 'analysed', pending: before?.pending.map((m) => m.name) ?? [], findings, unanalysed });
 
@@ -173,10 +173,10 @@ function runCommand(command: string[], cwd: string): Promise<number> {
 }
 
 /** Analyses SQL files and measures each finding on the live database (when given). */
-export async function findingsFor(files: string[], engine: DatabaseEngine | undefined): Promise<MeasuredFinding[]> {
+export async function findingsFor(files: string[], engine: DatabaseEngine | undefined, dialect: MigrationDialect): Promise<MeasuredFinding[]> {
   const all: MeasuredFinding[] = [];
   for (const file of files) {
-    const found = await analyzeSql(await fs.readFile(file, 'utf8'));
+    const found = await analyzeSql(await fs.readFile(file, 'utf8'), dialect);
     const measured = await measureFindings(found, engine);
     all.push(...measured.map((f) => ({ ...f, file })));
   }
@@ -203,7 +203,7 @@ export async function lint(options: LintOptions): Promise<{ files: string[]; fin
     const state = engine ? await migrationState(engine, project, await engine.exists()) : undefined;
     files = state ? state.pending.map((m) => m.file).filter((f) => f.endsWith('.sql')) : await sqlFilesIn(project.folder);
   }
-  return { files, findings: await findingsFor(files, engine) };
+  return { files, findings: await findingsFor(files, engine, configured?.kind ?? projectDialect(options.cwd)) };
 }
 
 async function sqlFilesIn(target: string): Promise<string[]> {

@@ -41,6 +41,20 @@ export function detectTool(cwd: string): ProjectTool | undefined {
   return undefined;
 }
 
+/**
+ * The SQL dialect the project's migrations are written in, when no database is configured to tell: Prisma's
+ * datasource provider or drizzle-kit's `dialect`; PostgreSQL otherwise.
+ */
+export function projectDialect(cwd: string): 'postgres' | 'sqlite' | 'mysql' {
+  const prisma = /provider\s*=\s*"(\w+)"/.exec(readFileSafe(path.join(cwd, 'prisma', 'schema.prisma')).replace(/generator\s+\w+\s*\{[^}]*\}/g, ''))?.[1];
+  const drizzleConfig = ['drizzle.config.ts', 'drizzle.config.js', 'drizzle.config.mjs', 'drizzle.config.json'].find((f) => existsSync(path.join(cwd, f)));
+  const drizzle = drizzleConfig ? /\bdialect\W+(\w+)/.exec(readFileSafe(path.join(cwd, drizzleConfig)))?.[1] : undefined;
+  const named = prisma ?? drizzle;
+  if (named === 'mysql' || named === 'singlestore') return 'mysql';
+  if (named === 'sqlite' || named === 'turso') return 'sqlite';
+  return 'postgres';
+}
+
 function dependsOn(cwd: string, pkg: string): boolean {
   try {
     const manifest = JSON.parse(readFileSync(path.join(cwd, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
