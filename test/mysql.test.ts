@@ -164,6 +164,16 @@ describe('MySQL/MariaDB', () => {
     expect((await mysqlDatabases()).filter((d) => d.startsWith('dbguard_'))).toEqual([]);
   });
 
+  it('protect records the environment in the database, as on PostgreSQL and SQLite', async () => {
+    const db = await createMysqlDatabase();
+    const cwd = tempDir();
+    const marked = await runCli(['protect', '--env', 'production'], { cwd, env: { DATABASE_URL: db.url } });
+    expect(marked.code, marked.stderr).toBe(0);
+    const shown = await runCli(['protect', '--show'], { cwd, env: { DATABASE_URL: db.url } });
+    expect(shown.stdout).toMatch(/production/);
+    expect(await withMysql(db.name, async (c) => (await c.query('SELECT `key`, value FROM _dbguard'))[0])).toEqual([{ key: 'environment', value: 'production' }]);
+  });
+
   it('never shows the password: not in manifests, output, errors, or the tools\' arguments; wrong password and unreachable server fail clearly', async () => {
     const password = `Unique:${randomBytes(6).toString('hex')}@/\\x#`;
     const user = `secret_${randomBytes(3).toString('hex')}`;

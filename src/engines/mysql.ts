@@ -178,8 +178,14 @@ export class MysqlEngine implements DatabaseEngine {
     return [];
   }
 
+  /** dbguard's own queries (selectRows, execute) are standard SQL: double quotes name identifiers, as elsewhere. */
+  private async ansiQuotes(client: Connection): Promise<void> {
+    await client.query("SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')");
+  }
+
   async selectRows(sql: string): Promise<Array<Record<string, unknown>> | null> {
     return this.withClient(async (client) => {
+      await this.ansiQuotes(client);
       await client.query('START TRANSACTION READ ONLY');
       try {
         return (await client.query<RowDataPacket[]>(sql))[0];
@@ -194,6 +200,7 @@ export class MysqlEngine implements DatabaseEngine {
 
   async execute(sql: string): Promise<void> {
     await this.withClient(async (client) => {
+      await this.ansiQuotes(client);
       await client.query('START TRANSACTION');
       for (const statement of sql.split(/;\s*(?=(?:[^']*'[^']*')*[^']*$)/).filter((s) => s.trim())) await client.query(statement);
       await client.query('COMMIT');

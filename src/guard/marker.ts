@@ -1,7 +1,10 @@
 import { UsageError } from '../errors.js';
 import type { DatabaseEngine } from '../engines/types.js';
 
-/** dbguard's own key/value table, kept in the database so every clone of the code sees the marker. */
+/**
+ * dbguard's own key/value table, kept in the database so every clone of the code sees the marker. Its SQL is the
+ * same on every engine: `key` is quoted (a reserved word in MySQL, whose engine reads double quotes as identifiers).
+ */
 export const MARKER_TABLE = '_dbguard';
 
 const ENVIRONMENT_KEY = 'environment';
@@ -9,7 +12,7 @@ const NAME = /^[A-Za-z0-9_.-]{1,40}$/;
 
 /** The database's environment marker (e.g. `production`); undefined when it has none. */
 export async function readEnvironmentMarker(engine: DatabaseEngine): Promise<string | undefined> {
-  const rows = await engine.selectRows(`SELECT value FROM ${MARKER_TABLE} WHERE key = '${ENVIRONMENT_KEY}'`);
+  const rows = await engine.selectRows(`SELECT value FROM ${MARKER_TABLE} WHERE "key" = '${ENVIRONMENT_KEY}'`);
   const value = rows?.[0]?.value;
   return typeof value === 'string' ? value : undefined;
 }
@@ -20,10 +23,10 @@ export async function writeEnvironmentMarker(engine: DatabaseEngine, environment
     throw new UsageError(`Invalid environment name "${environment}".`, 'Use letters, digits, ".", "_" or "-", e.g. --env production.');
   }
   const statements = [
-    `CREATE TABLE IF NOT EXISTS ${MARKER_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
-    `DELETE FROM ${MARKER_TABLE} WHERE key = '${ENVIRONMENT_KEY}'`,
+    `CREATE TABLE IF NOT EXISTS ${MARKER_TABLE} ("key" VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL)`,
+    `DELETE FROM ${MARKER_TABLE} WHERE "key" = '${ENVIRONMENT_KEY}'`,
   ];
-  if (environment !== undefined) statements.push(`INSERT INTO ${MARKER_TABLE} (key, value) VALUES ('${ENVIRONMENT_KEY}', '${environment}')`);
+  if (environment !== undefined) statements.push(`INSERT INTO ${MARKER_TABLE} ("key", value) VALUES ('${ENVIRONMENT_KEY}', '${environment}')`);
   await engine.execute(statements.join('; '));
 }
 
