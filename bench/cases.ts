@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { BENCH_DB, type Pg } from './data.js';
+import { BENCH_DB, type Mysql, type Pg } from './data.js';
 import { type Sample, median, runDbguard, runRaw, running, sh } from './measure.js';
 
 export interface Context {
@@ -16,6 +16,7 @@ export interface Context {
   work: string;
   pg?: Pg & { bytes: number };
   sqlite?: { file: string; bytes: number };
+  mysql?: Mysql & { bytes: number };
   age: { recipient: string; identityFile: string };
 }
 
@@ -70,7 +71,7 @@ interface Variant {
 
 export interface Case {
   name: string;
-  needs: 'pg' | 'sqlite' | 'none';
+  needs: 'pg' | 'sqlite' | 'mysql' | 'none';
   run(ctx: Context): Promise<CaseResult>;
 }
 
@@ -718,6 +719,51 @@ const pitrCase: Case = {
   },
 };
 
+/** The dump tool's options dbguard uses, so both sides dump the same. */
+const MYSQL_DUMP = 'mariadb-dump --single-transaction --routines --triggers --events --hex-blob --default-character-set=utf8mb4 --no-tablespaces';
+
+const mysqlBackupCase: Case = {
+  name: 'mysql-backup',
+  needs: 'mysql',
+  async run(ctx) {
+    const my = ctx.mysql!;
+    const rawLabel = 'mariadb-dump | zstd -3';
+    const ms = await measure(ctx, [
+      { label: rawLabel, tool: 'raw', run: () => rawToFile(ctx, (out) => `${MYSQL_DUMP} ${my.args} ${BENCH_DB} | zstd -3 -T1 -q -o ${out} && sync ${out}`) },
+      { label: 'dbguard backup', tool: 'dbguard', run: () => dbguardBackup(ctx, my.url(BENCH_DB), []) },
+    ]);
+    return { name: 'mysql-backup', title: 'MariaDB backup, zstd level 3', inputMB: my.bytes / MB, measurements: ms, ratios: [ratio(ms, 'dbguard backup', rawLabel, MAX_105)], notes: [] };
+  },
+};
+
+let mysqlRestoreCount = 0;
+const mysqlRestoreCase: Case = {
+  name: 'mysql-restore',
+  needs: 'mysql',
+  async run(ctx) {
+    const my = ctx.mysql!;
+    const dir = path.join(ctx.work, 'mysql-fixtures');
+    const { id, file } = JSON.parse((await dbguard(ctx, ['backup', '--db', my.url(BENCH_DB), '--dir', dir, '--json'])).stdout) as { id: string; file: string };
+    const fresh = async <T>(fn: (db: string) => Promise<T>): Promise<T> => {
+      const db = `restored_${++mysqlRestoreCount}`;
+      try {
+        return await fn(db);
+      } finally {
+        await my.query(`DROP DATABASE IF EXISTS ${db}`);
+      }
+    };
+    const rawLabel = 'CREATE DATABASE + zstd -d | mariadb';
+    const ms = await measure(ctx, [
+      { label: rawLabel, tool: 'raw', run: () => fresh((db) => raw(ctx, `mariadb ${my.args} -e 'CREATE DATABASE ${db}' && zstd -dc ${sh(file)} | mariadb ${my.args} ${db}`)) },
+      { label: 'dbguard restore --yes --to <new db>', tool: 'dbguard', run: () => fresh((db) => dbguard(ctx, ['restore', id, '--yes', '--to', my.url(db), '--dir', dir, '--json'])) },
+    ]);
+    const notes = [
+      'dbguard loads into a scratch database, checks its row counts and swaps the tables in with one RENAME TABLE: the same load as the raw pipe, plus the checks.',
+    ];
+    return { name: 'mysql-restore', title: 'MariaDB restore into a new database', inputMB: my.bytes / MB, measurements: ms, ratios: [ratio(ms, 'dbguard restore --yes --to <new db>', rawLabel, MAX_105)], notes };
+  },
+};
+
 export const CASES: Case[] = [
   startupCase,
   serveIdleCase,
@@ -736,4 +782,6 @@ export const CASES: Case[] = [
   exportCase('sqlite'),
   pgRemoteCase,
   pitrCase,
+  mysqlBackupCase,
+  mysqlRestoreCase,
 ];

@@ -1,9 +1,11 @@
-/** The benchmark's data: a throwaway PostgreSQL server (the test harness's) with pgbench + wide rows, and a SQLite file. */
+/** The benchmark's data: throwaway PostgreSQL and MariaDB servers (the test harness's) with pgbench-like + wide rows, and a SQLite file. */
 import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
+import { MYSQL_TEST_PASSWORD, MYSQL_TEST_USER, type MariadbServer, mysqlUrl, startMariadb } from '../test/harness/mariadb.js';
 import { type PgServer, TEST_PASSWORD, TEST_USER, findPgBinDir, pgUrl, startPostgres } from '../test/harness/postgres.js';
 
 export const BENCH_DB = 'bench';
@@ -127,4 +129,53 @@ export function createSqliteData(file: string, scale: number): number {
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
   return statSync(file).size;
+}
+
+export interface Mysql {
+  server: MariadbServer;
+  url(database: string): string;
+  /** Environment for the raw tools (MYSQL_PWD), and their connection arguments. */
+  env: NodeJS.ProcessEnv;
+  args: string;
+  query(sql: string): Promise<unknown>;
+}
+
+export async function startMysql(): Promise<Mysql> {
+  const server = await startMariadb();
+  const url = (database: string) => mysqlUrl(server, database);
+  const env = { ...process.env, MYSQL_PWD: MYSQL_TEST_PASSWORD };
+  const args = `--no-defaults --host=${server.host} --port=${server.port} --protocol=TCP --user=${MYSQL_TEST_USER}`;
+  const query = async (sql: string) => {
+    const client = await mysql.createConnection({ host: server.host, port: server.port, user: MYSQL_TEST_USER, password: MYSQL_TEST_PASSWORD, multipleStatements: true });
+    try {
+      return await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  return { server, url, env, args, query };
+}
+
+/**
+ * MariaDB with pgbench-like accounts (`scale x 100000` narrow rows) and `scale x 5000` wide rows (text + JSON,
+ * ~0.9 kB each), all InnoDB. Returns the data and index size.
+ */
+export async function createMysqlData(my: Mysql, scale: number): Promise<number> {
+  await my.query(`CREATE DATABASE ${BENCH_DB}; USE ${BENCH_DB};
+    CREATE TABLE accounts (aid int PRIMARY KEY, bid int NOT NULL, abalance int NOT NULL, filler char(84));
+    INSERT INTO accounts SELECT seq, 1 + seq DIV 100000, 0, '' FROM seq_1_to_${scale * 100_000};
+    CREATE TABLE wide_docs (id bigint PRIMARY KEY, title text NOT NULL, body text NOT NULL, doc json NOT NULL, created_at datetime NOT NULL, KEY (created_at));
+    INSERT INTO wide_docs
+      SELECT seq, CONCAT('Document ', seq),
+             CONCAT_WS(' ', MD5(seq * 16 + 1), MD5(seq * 16 + 2), MD5(seq * 16 + 3), MD5(seq * 16 + 4), MD5(seq * 16 + 5), MD5(seq * 16 + 6), MD5(seq * 16 + 7), MD5(seq * 16 + 8),
+                       MD5(seq * 16 + 9), MD5(seq * 16 + 10), MD5(seq * 16 + 11), MD5(seq * 16 + 12), MD5(seq * 16 + 13), MD5(seq * 16 + 14), MD5(seq * 16 + 15), MD5(seq * 16 + 16)),
+             JSON_OBJECT('id', seq, 'owner', CONCAT('user', seq % 997), 'tags', JSON_ARRAY(CONCAT('t', seq % 13), CONCAT('t', seq % 31)),
+                         'meta', JSON_OBJECT('hash', MD5(seq), 'notes', REPEAT('lorem ipsum ', 10 + seq % 20))),
+             '2024-01-01' + INTERVAL seq SECOND
+      FROM seq_1_to_${scale * 5000};
+    ANALYZE TABLE accounts, wide_docs;`);
+  const [rows] = (await my.query(
+    `SELECT SUM(DATA_LENGTH + INDEX_LENGTH) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${BENCH_DB}'`,
+  )) as [Array<{ n: string }>];
+  return Number(rows[0]!.n);
 }

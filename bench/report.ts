@@ -5,7 +5,7 @@ export const RSS_TARGET_MB = 150;
 
 export interface ScaleResult {
   scale: number;
-  data: { postgresMB?: number; sqliteMB?: number };
+  data: { postgresMB?: number; sqliteMB?: number; mysqlMB?: number };
   cases: CaseResult[];
 }
 
@@ -39,7 +39,7 @@ export function renderMarkdown(results: Results): string {
   const scales = Object.values(results.scales).sort((a, b) => a.scale - b.scale);
   for (const s of scales) {
     out.push(`## Scale ${s.scale}`, '');
-    out.push(`Data: PostgreSQL ${f(s.data.postgresMB, 0)} MB (pg_database_size), SQLite ${f(s.data.sqliteMB, 0)} MB. MB/s = database size / time. Peak RSS: the dbguard node process itself (pg_dump/pg_restore excluded); for raw commands, their largest process.`, '');
+    out.push(`Data: PostgreSQL ${f(s.data.postgresMB, 0)} MB (pg_database_size), SQLite ${f(s.data.sqliteMB, 0)} MB, MariaDB ${f(s.data.mysqlMB, 0)} MB (data + indexes). MB/s = database size / time. Peak RSS: the dbguard node process itself (pg_dump/pg_restore/mariadb-dump/mariadb excluded); for raw commands, their largest process.`, '');
     for (const c of s.cases) {
       out.push(`### ${c.name}: ${c.title}`, '');
       if (c.run) out.push(`${c.run.runs} run(s), median reported; finished ${c.run.finishedAt}, load average ${f(c.run.loadAverage)} at the start; dbguard: ${c.run.build}.`, '');
@@ -65,7 +65,7 @@ function memorySummary(scales: ScaleResult[]): string[] {
       }
     }
   }
-  const head = scales.map((s) => `scale ${s.scale} (PG ${f(s.data.postgresMB, 0)} MB, SQLite ${f(s.data.sqliteMB, 0)} MB)`);
+  const head = scales.map((s) => `scale ${s.scale} (PG ${f(s.data.postgresMB, 0)} MB, SQLite ${f(s.data.sqliteMB, 0)} MB, MariaDB ${f(s.data.mysqlMB, 0)} MB)`);
   return [
     `## Peak RSS of dbguard (MB, target ≤ ${RSS_TARGET_MB} at every scale)`,
     '',

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CASES, type CaseResult, type Context } from './cases.js';
 import { findPgBinDir } from '../test/harness/postgres.js';
-import { BENCH_DB, type Pg, createPgData, createSqliteData, startPg } from './data.js';
+import { BENCH_DB, type Mysql, type Pg, createMysqlData, createPgData, createSqliteData, startMysql, startPg } from './data.js';
 import { killGroup, runDbguard, running } from './measure.js';
 import { type Results, renderMarkdown } from './report.js';
 
@@ -34,20 +34,22 @@ if (!existsSync(cli)) throw new Error(`${cli} does not exist: run \`npm run buil
 const loadAverage = os.loadavg()[0]!;
 const work = mkdtempSync(path.join(os.tmpdir(), 'dbguard-bench-'));
 let pg: Pg | undefined;
-function cleanup(): void {
+let my: Mysql | undefined;
+async function cleanup(): Promise<void> {
   for (const child of running) killGroup(child);
   try {
     pg?.server.stop();
+    await my?.server.stop();
   } finally {
     pg = undefined;
+    my = undefined;
     rmSync(work, { recursive: true, force: true });
   }
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    process.stderr.write(`\n${signal}: stopping PostgreSQL and deleting ${work}\n`);
-    cleanup();
-    process.exit(130);
+    process.stderr.write(`\n${signal}: stopping the database servers and deleting ${work}\n`);
+    void cleanup().finally(() => process.exit(130));
   });
 }
 
@@ -72,6 +74,7 @@ function machine(): Record<string, string> {
     OS: `${os.type()} ${os.release()}`,
     Node: process.version,
     PostgreSQL: pgBin ? `${version(path.join(pgBin, 'pg_dump'), ['--version'])} (server: the same major, fsync=off as in the tests)` : 'not measured',
+    MariaDB: `${version('mariadb-dump', ['--version'])} (server: Debian's mariadbd, as in the tests)`,
     'sqlite3 CLI': version('sqlite3', ['--version']).split(' ')[0]!,
     zstd: version('zstd', ['--version']).replace(/^\W+|\W+$/g, ''),
     age: version('age', ['--version']),
@@ -90,7 +93,7 @@ async function main(): Promise<void> {
   const keyFile = path.join(work, 'age-key.txt');
   const key = await runDbguard(cli, ['key', 'generate', '--out', keyFile, '--json'], { cwd: work, rssFile: path.join(work, 'rss') });
   const ctx: Context = { cli, scale, runs, work, age: { recipient: (JSON.parse(key.stdout) as { recipient: string }).recipient, identityFile: keyFile } };
-  const data: { postgresMB?: number; sqliteMB?: number } = {};
+  const data: { postgresMB?: number; sqliteMB?: number; mysqlMB?: number } = {};
 
   if (needs.has('pg')) {
     process.stderr.write(`Starting PostgreSQL and generating pgbench scale ${scale} + wide rows...\n`);
@@ -99,6 +102,14 @@ async function main(): Promise<void> {
     ctx.pg = { ...pg, bytes };
     data.postgresMB = bytes / 2 ** 20;
     process.stderr.write(`  database ${BENCH_DB}: ${data.postgresMB.toFixed(0)} MB\n`);
+  }
+  if (needs.has('mysql')) {
+    process.stderr.write(`Starting MariaDB and generating scale ${scale} rows...\n`);
+    my = await startMysql();
+    const bytes = await createMysqlData(my, scale);
+    ctx.mysql = { ...my, bytes };
+    data.mysqlMB = bytes / 2 ** 20;
+    process.stderr.write(`  database ${BENCH_DB}: ${data.mysqlMB.toFixed(0)} MB\n`);
   }
   if (needs.has('sqlite')) {
     process.stderr.write('Generating the SQLite database...\n');
@@ -146,5 +157,5 @@ async function main(): Promise<void> {
 try {
   await main();
 } finally {
-  cleanup();
+  await cleanup();
 }

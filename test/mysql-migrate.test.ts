@@ -1,13 +1,15 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { analyzeSql } from '../src/migrate/analyze.js';
 import { parseJson, runCli } from './harness/cli.js';
+import { writeDrizzleMigrations } from './harness/drizzle.js';
 import { createMysqlDatabase, fullDump, withMysql } from './harness/mysql-db.js';
 import { tempDir } from './harness/tmp.js';
 
 const STANDIN = fileURLToPath(new URL('./harness/prisma-standin.mjs', import.meta.url));
+const NODE_MODULES = fileURLToPath(new URL('../node_modules', import.meta.url));
 
 function prismaProject(migrations: Array<[string, string]>, dir = tempDir()): string {
   mkdirSync(path.join(dir, 'prisma', 'migrations'), { recursive: true });
@@ -105,5 +107,47 @@ describe('dbguard migrate and lint on MySQL/MariaDB', () => {
     expect(result.stderr).toMatch(/restored from backup \S+, as it was before/);
     // _prisma_migrations holds the failed attempt's row until the rollback: the dump compares everything.
     expect(await fullDump(db.name)).toBe(before);
+  });
+
+  it('drizzle-kit and knex on MySQL: pending migrations from __drizzle_migrations and knex_migrations, a failed knex migration rolled back', async () => {
+    const drizzleDb = await createMysqlDatabase('drz');
+    const dir = tempDir();
+    symlinkSync(NODE_MODULES, path.join(dir, 'node_modules'));
+    writeFileSync(path.join(dir, 'drizzle.config.ts'), `export default { dialect: 'mysql', out: './drizzle', dbCredentials: { url: ${JSON.stringify(drizzleDb.url)} } };\n`);
+    const init = 'CREATE TABLE `users` (`id` int PRIMARY KEY, `email` varchar(100) NOT NULL);\n--> statement-breakpoint\nINSERT INTO `users` VALUES (1, \'a@x\'), (2, \'b@x\');';
+    writeDrizzleMigrations(dir, [['0000_init', init]]);
+    const first = await runCli(['migrate', '--json'], { cwd: dir, env: { DATABASE_URL: drizzleDb.url } });
+    expect(first.code, first.stderr).toBe(0);
+    expect(parseJson<{ applied: string[] }>(first).applied).toEqual(['0000_init']);
+    writeDrizzleMigrations(dir, [['0000_init', init], ['0001_drop', 'ALTER TABLE `users` DROP COLUMN `email`;']]);
+    const refused = await runCli(['migrate'], { cwd: dir, env: { DATABASE_URL: drizzleDb.url } });
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('Pending migrations: 0001_drop');
+    expect(refused.stderr).toContain('DROP COLUMN users.email: 2 non-null values');
+
+    const knexDb = await createMysqlDatabase('knx');
+    const knexDir = tempDir();
+    symlinkSync(NODE_MODULES, path.join(knexDir, 'node_modules'));
+    writeFileSync(path.join(knexDir, 'knexfile.cjs'), `module.exports = { client: 'mysql2', connection: ${JSON.stringify(knexDb.url)} };\n`);
+    mkdirSync(path.join(knexDir, 'migrations'));
+    writeFileSync(
+      path.join(knexDir, 'migrations', '20260101_users.cjs'),
+      "exports.up = (knex) => knex.schema.createTable('users', (t) => { t.increments('id'); t.string('email'); }).then(() => knex('users').insert([{ email: 'a' }, { email: 'b' }]));\nexports.down = (knex) => knex.schema.dropTable('users');\n",
+    );
+    const env = { DATABASE_URL: knexDb.url };
+    const applied = await runCli(['migrate', '--', 'npx', 'knex', '--knexfile', 'knexfile.cjs', 'migrate:latest'], { cwd: knexDir, env });
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toMatch(/Migrated: 20260101_users\.cjs/);
+    // MySQL commits DDL on its own: the table is created, then the migration throws.
+    writeFileSync(
+      path.join(knexDir, 'migrations', '20260102_broken.cjs'),
+      "exports.up = async (knex) => { await knex.schema.createTable('audit', (t) => t.increments('id')); await knex('users').insert({ email: 'half-way' }); throw new Error('boom'); };\nexports.down = async () => {};\n",
+    );
+    const before = await fullDump(knexDb.name);
+    const broken = await runCli(['migrate', '--', 'npx', 'knex', '--knexfile', 'knexfile.cjs', 'migrate:latest'], { cwd: knexDir, env });
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/Pending migrations: 20260102_broken\.cjs/);
+    expect(broken.stderr).toMatch(/restored from backup/);
+    expect(await fullDump(knexDb.name)).toBe(before);
   });
 });
