@@ -25,22 +25,78 @@ export class DumpRowCounter extends Transform {
   private depth = 0;
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    for (let i = 0; i < chunk.length; i++) {
-      const byte = chunk[i]!;
+    const n = chunk.length;
+    let i = 0;
+    // Cached positions of the next quote and backslash: strings are skipped with indexOf, not byte by byte.
+    let nextQuote = -1;
+    let nextBackslash = -1;
+    while (i < n) {
       if (this.mode === 'values') {
-        this.value(byte);
-      } else if (byte === NEWLINE && !(this.mode === 'head' && this.insertStarts())) {
+        if (this.inString) {
+          if (this.escaped) {
+            this.escaped = false;
+            i++;
+            continue;
+          }
+          if (nextQuote < i) nextQuote = chunk.indexOf(QUOTE, i) === -1 ? n : chunk.indexOf(QUOTE, i);
+          if (nextBackslash < i) nextBackslash = chunk.indexOf(BACKSLASH, i) === -1 ? n : chunk.indexOf(BACKSLASH, i);
+          const next = Math.min(nextQuote, nextBackslash);
+          if (next === n) break;
+          if (next === nextBackslash) this.escaped = true;
+          else this.inString = false;
+          i = next + 1;
+          continue;
+        }
+        i = this.outsideStrings(chunk, i);
+        continue;
+      }
+      const byte = chunk[i]!;
+      if (byte === NEWLINE && !(this.mode === 'head' && this.insertStarts())) {
         if (this.mode === 'head') this.lineEnded();
         this.mode = 'head';
         this.head = [];
       } else if (this.mode === 'head') {
-        if (byte === 0x20 && this.insertStarts()) continue;
-        this.head.push(byte);
-        if (this.head.length > HEAD_LIMIT) this.mode = 'skip';
+        if (!(byte === 0x20 && this.insertStarts())) {
+          this.head.push(byte);
+          if (this.head.length > HEAD_LIMIT) this.mode = 'skip';
+        }
+      } else {
+        // Skipping the rest of a line: jump to its end.
+        const newline = chunk.indexOf(NEWLINE, i);
+        i = newline === -1 ? n : newline;
+        continue;
       }
+      i++;
     }
     this.tail = (this.tail + chunk.subarray(-256).toString('latin1')).slice(-256);
     callback(null, chunk);
+  }
+
+  /** Reads tuple delimiters up to the next string (or the statement's end); returns where it stopped. */
+  private outsideStrings(chunk: Buffer, from: number): number {
+    let depth = this.depth;
+    let rows = 0;
+    let i = from;
+    for (; i < chunk.length; i++) {
+      const byte = chunk[i]!;
+      if (byte === QUOTE) {
+        this.inString = true;
+        i++;
+        break;
+      }
+      if (byte === OPEN) {
+        if (depth === 0) rows++;
+        depth++;
+      } else if (byte === CLOSE) depth--;
+      else if (byte === SEMICOLON && depth === 0) {
+        this.mode = 'skip';
+        i++;
+        break;
+      }
+    }
+    this.depth = depth;
+    this.tables[this.table]! += rows;
+    return i;
   }
 
   /** At a space or newline: whether the line so far is `INSERT INTO \`t\` VALUES` (MariaDB puts a newline after it). */
@@ -61,23 +117,6 @@ export class DumpRowCounter extends Transform {
     if (this.head[0] !== 0x2d /* - */) return;
     const match = TABLE_COMMENT.exec(Buffer.from(this.head).toString('utf8'));
     if (match) this.tables[unquote(match[1]!)] ??= 0;
-  }
-
-  private value(byte: number): void {
-    if (this.inString) {
-      if (this.escaped) this.escaped = false;
-      else if (byte === BACKSLASH) this.escaped = true;
-      else if (byte === QUOTE) this.inString = false;
-      return;
-    }
-    if (byte === QUOTE) this.inString = true;
-    else if (byte === OPEN) {
-      if (this.depth === 0) this.tables[this.table]! += 1;
-      this.depth++;
-    } else if (byte === CLOSE) this.depth--;
-    else if (byte === SEMICOLON && this.depth === 0) {
-      this.mode = 'skip';
-    }
   }
 }
 
