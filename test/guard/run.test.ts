@@ -106,7 +106,7 @@ describe('dbguard run against SQLite', () => {
 
   it('never crashes on a database URL it cannot use: falls back to the configured database', async () => {
     const { dir } = sqliteProject();
-    const result = await runCli(['run', '--', 'DATABASE_URL=mysql://x@h/db sqlite3 app.db "ALTER TABLE t ADD COLUMN y TEXT"'], { cwd: dir, env: { DATABASE_URL: 'file:./app.db' } });
+    const result = await runCli(['run', '--', 'DATABASE_URL=redis://x@h/db sqlite3 app.db "ALTER TABLE t ADD COLUMN y TEXT"'], { cwd: dir, env: { DATABASE_URL: 'file:./app.db' } });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain('using the configured database');
     expect(backupIdFrom(result.stderr)).toMatch(/^app-/);
