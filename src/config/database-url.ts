@@ -232,7 +232,7 @@ export function databaseName(target: DatabaseTarget): string {
 }
 
 /**
- * Another database beside `target`: on the same PostgreSQL server (same credentials), or a SQLite file in the same
+ * Another database beside `target`: on the same PostgreSQL or MySQL server (same credentials), or a SQLite file in the same
  * folder (`.db` added when the name has no SQLite extension). The name is a plain name, never a path or a URL.
  */
 export function siblingTarget(target: DatabaseTarget, name: string): DatabaseTarget {
@@ -242,6 +242,10 @@ export function siblingTarget(target: DatabaseTarget, name: string): DatabaseTar
   if (target.engine === 'postgres') {
     const { host, port } = target.connection;
     return { ...target, connection: { ...target.connection, database: name }, display: `postgresql://${host}:${port}/${name}` };
+  }
+  if (target.engine === 'mysql') {
+    const { host, port } = target.connection;
+    return { ...target, connection: { ...target.connection, database: name }, display: `mysql://${host.includes(':') ? `[${host}]` : host}:${port}/${name}` };
   }
   const file = path.join(path.dirname(target.path), SQLITE_EXTENSIONS.includes(path.extname(name).toLowerCase()) ? name : `${name}.db`);
   return sqliteTarget(file, undefined);

@@ -12,7 +12,7 @@ import { openSources } from '../../core/sources.js';
 import { backupStatus } from '../../core/status.js';
 import { totalRows } from '../../core/table-counts.js';
 import { verifyBackup } from '../../core/verify.js';
-import { engineFor } from '../../engines/index.js';
+import { engineFor, engineTraits } from '../../engines/index.js';
 import { DbguardError, UsageError } from '../../errors.js';
 import { readAudit } from '../../guard/audit.js';
 import type { DecryptionKeys } from '../../pipeline/encryption.js';
@@ -203,7 +203,7 @@ export function mountDashboard(app: Hono, options: DashboardOptions): Jobs {
     if (!found) return notFound(c, `No backup "${form.id ?? ''}" of a configured database.`);
     idle(found.database);
     const m = found.backup.manifest;
-    const restoreTest = m.engine === 'postgres';
+    const restoreTest = engineTraits(m.engine).restoreTest;
     log('info', 'dashboard.verify', { database: found.database.name, id: m.id, restoreTest });
     return jobs.start('verify', found.database.name, async (r) => {
       r.step(restoreTest ? `Checking ${m.id}: checksum, then a restore into a scratch database and its row counts` : `Checking ${m.id}: checksum, integrity and row counts`);

@@ -1,4 +1,5 @@
 import { html, raw } from 'hono/html';
+import type { EngineKind } from '../../engines/types.js';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import prettyBytes from 'pretty-bytes';
 import type { DatabaseBackup } from '../../core/list.js';
@@ -156,7 +157,7 @@ export interface BackupView {
   backup: DatabaseBackup;
   /** The name the user types to restore over the configured database. */
   databaseName: string;
-  engine: 'postgres' | 'sqlite';
+  engine: EngineKind;
   live?: LiveCount[] | undefined;
   liveError?: string | undefined;
 }
@@ -185,7 +186,7 @@ export function backupPage(ctx: PageContext, v: BackupView): Html {
   const body = html`<h1>Backup ${m.id}</h1>
 <dl class="facts">${facts.map(([k, val]) => html`<dt>${k}</dt><dd>${String(val)}</dd>`)}</dl>
 <div class="actions">
-${actionButton(ctx, '/actions/verify', { id: m.id }, m.engine === 'postgres' ? 'Verify (restore test)' : 'Verify')}
+${actionButton(ctx, '/actions/verify', { id: m.id }, m.engine !== 'sqlite' ? 'Verify (restore test)' : 'Verify')}
 ${v.backup.copies.local ? html`<a class="button secondary" href="/backups/${m.id}/download" download>Download</a>` : html`<span class="muted small">Only in the bucket: <code>dbguard pull ${m.id}</code> to download it.</span>`}
 ${m.type !== 'export' ? html`<a class="button secondary" href="/backups/${m.id}?compare=live#tables">Compare with live</a>` : ''}
 </div>
@@ -215,7 +216,7 @@ ${csrfField(ctx)}<input type="hidden" name="id" value="${m.id}">
 <legend>Restore this backup</legend>
 <p class="small muted">The backup's checksum and format are checked first; restoring over a database takes a safety backup of it first (its id is shown, to undo); the restore is all or nothing.</p>
 <div><label class="radio"><input type="radio" name="into" value="new" checked> into a new database</label>
-<label class="indent">New database's name<input name="name" autocomplete="off" value="${m.engine === 'postgres' ? `${v.databaseName}_restored` : `${v.databaseName.replace(/\.[^.]+$/, '')}-restored`}"></label></div>
+<label class="indent">New database's name<input name="name" autocomplete="off" value="${m.engine !== 'sqlite' ? `${v.databaseName}_restored` : `${v.databaseName.replace(/\.[^.]+$/, '')}-restored`}"></label></div>
 <div><label class="radio"><input type="radio" name="into" value="same"> over ${v.backup.databaseName} (<code>${v.databaseName}</code>), replacing its content</label></div>
 <label>Type the name of the database restored into to confirm<input name="confirm" autocomplete="off" required aria-describedby="confirm-help"></label>
 <div id="confirm-help" class="small muted">The new database's name, or <code>${v.databaseName}</code> to restore over it.</div>
