@@ -1,55 +1,22 @@
-import { createRequire } from 'node:module';
+import { type Dialect, parseSql, sqlText } from '../sql/parser.js';
 import type { Finding, Verdict } from './types.js';
 
 /*
  * SQLite and MySQL/MariaDB SQL is read with node-sql-parser's grammar for that dialect: the PostgreSQL parser
  * rejects what those databases accept (an unquoted `User` table, `DELETE ... LIMIT`, `INTERVAL 30 DAY`, `\'`
- * escapes, multi-table DELETE, `SHOW CREATE TABLE`, `INSERT OR REPLACE`). Each dialect's grammar (200-300 kB of
- * JavaScript) is loaded on first use only, so a command without SQL of that dialect never pays for it.
+ * escapes, multi-table DELETE, `SHOW CREATE TABLE`, `INSERT OR REPLACE`).
  */
-
-export type Dialect = 'sqlite' | 'mysql';
-
-interface DialectParser {
-  astify(sql: string, options: { database: string }): unknown;
-  sqlify(ast: unknown, options: { database: string }): string;
-}
-
-const MODULES: Record<Dialect, string> = { sqlite: 'node-sql-parser/build/sqlite', mysql: 'node-sql-parser/build/mysql' };
-const DATABASE: Record<Dialect, string> = { sqlite: 'sqlite', mysql: 'mysql' };
-const parsers = new Map<Dialect, DialectParser>();
-const requireModule = createRequire(import.meta.url);
-
-function parserFor(dialect: Dialect): DialectParser {
-  let parser = parsers.get(dialect);
-  if (!parser) {
-    const { Parser } = requireModule(MODULES[dialect]) as { Parser: new () => DialectParser };
-    parser = new Parser();
-    parsers.set(dialect, parser);
-  }
-  return parser;
-}
 
 type Statement = Record<string, unknown> & { type?: string };
 
 /** Findings for SQL of a dialect, or undefined when its grammar does not accept the text. */
 export function dialectFindings(sql: string, dialect: Dialect): Finding[] | undefined {
-  const parser = parserFor(dialect);
-  const ast = astify(parser, sql, dialect) ?? astify(parser, quoteTableNames(sql, dialect === 'mysql' ? '`' : '"'), dialect);
-  if (ast === undefined) return undefined;
-  const statements = (Array.isArray(ast) ? ast : [ast]) as Statement[];
+  const statements = (parseSql(sql, dialect) ?? parseSql(quoteTableNames(sql, dialect === 'mysql' ? '`' : '"'), dialect)) as Statement[] | undefined;
+  if (statements === undefined) return undefined;
   return statements.flatMap((statement) => {
     const hit = judge(statement);
-    return hit ? [{ rule: hit.rule, verdict: hit.verdict, message: `${hit.what}: ${snippet(parser, statement, dialect)}` }] : [];
+    return hit ? [{ rule: hit.rule, verdict: hit.verdict, message: `${hit.what}: ${snippet(statement, dialect)}` }] : [];
   });
-}
-
-function astify(parser: DialectParser, sql: string, dialect: Dialect): unknown {
-  try {
-    return parser.astify(sql, { database: DATABASE[dialect] });
-  } catch {
-    return undefined;
-  }
 }
 
 /** Words that may follow FROM, INTO, UPDATE, JOIN or TABLE without being a table's name. */
@@ -155,10 +122,10 @@ function shape(expr: unknown): string {
   return JSON.stringify(expr, (key, value: unknown) => (key === 'parentheses' || key === 'loc' ? undefined : value));
 }
 
-function snippet(parser: DialectParser, statement: Statement, dialect: Dialect): string {
+function snippet(statement: Statement, dialect: Dialect): string {
   let text: string;
   try {
-    text = parser.sqlify(statement, { database: DATABASE[dialect] });
+    text = sqlText(statement, dialect);
   } catch {
     text = String(statement.type ?? 'statement').toUpperCase();
   }

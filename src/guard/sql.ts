@@ -1,6 +1,7 @@
 import './wasm.js';
 import { createRequire } from 'node:module';
-import { type Dialect, compareConstants, dialectFindings } from './sql-dialects.js';
+import type { Dialect } from '../sql/parser.js';
+import { compareConstants, dialectFindings } from './sql-dialects.js';
 import type { Finding, Verdict } from './types.js';
 
 /*

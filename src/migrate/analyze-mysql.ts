@@ -1,14 +1,14 @@
-import { type SqlAst, parseMysql, splitMysqlStatements } from '../sql/mysql-parse.js';
+import { type SqlAst, parseSql, splitMysqlStatements } from '../sql/parser.js';
 import { type Finding, type FindingKind, type TableRef, findingFor } from './analyze.js';
 
 /*
  * MySQL/MariaDB migration SQL (Prisma's, Drizzle's, Knex's or hand-written) read with a MySQL grammar. In MySQL a
  * database is what PostgreSQL calls a schema: `db.table` becomes { schema: db, name: table }.
  */
-export async function analyzeMysqlSql(sql: string): Promise<Finding[]> {
+export function analyzeMysqlSql(sql: string): Finding[] {
   const findings: Finding[] = [];
   for (const statement of splitMysqlStatements(sql.replace(/--> statement-breakpoint/g, (m) => ' '.repeat(m.length)))) {
-    const asts = await parseMysql(statement.text);
+    const asts = parseSql(statement.text, 'mysql');
     if (!asts) {
       if (/\b(DROP|TRUNCATE|DELETE|ALTER|UPDATE)\b/i.test(statement.text.replace(/--[^\n]*/g, ''))) findings.push(findingFor('unparseable', statement));
       continue;
