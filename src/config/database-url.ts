@@ -218,6 +218,13 @@ function sqliteTarget(file: string, note: string | undefined): DatabaseTarget {
   return { engine: 'sqlite', path: file, display: file, note };
 }
 
+const ENGINE_NAMES: Record<DatabaseTarget['engine'], string> = { postgres: 'PostgreSQL', mysql: 'MySQL/MariaDB', sqlite: 'SQLite' };
+
+/** The database product's name, for messages. */
+export function engineName(engine: DatabaseTarget['engine']): string {
+  return ENGINE_NAMES[engine];
+}
+
 /** The URL with any password replaced, safe for messages. */
 export function redactUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@?#]*):[^@/?#]*@/i, '$1:***@').replace(/([?&]password=)[^&#]*/gi, '$1***');

@@ -7,7 +7,7 @@ import type { EncryptionKeys } from '../pipeline/encryption.js';
 import type { RetentionPolicies } from '../core/retention.js';
 import type { BackupType } from '../storage/manifest.js';
 import type { DatabaseEntry, DbguardConfig } from './config-file.js';
-import { type DatabaseTarget, type UrlSource, locateDatabaseUrl, parseDatabaseUrl } from './database-url.js';
+import { type DatabaseTarget, type UrlSource, engineName, locateDatabaseUrl, parseDatabaseUrl } from './database-url.js';
 import { type RemoteSettings, resolveRemote } from './remote.js';
 import { type Schedule, cronOf, parseDuration, scheduleInterval } from './schedule.js';
 
@@ -165,7 +165,7 @@ function pitrSettings(entry: DatabaseEntry['pitr'], target: DatabaseTarget, time
   if (entry === undefined || entry === false) return undefined;
   const settings = entry === true ? {} : entry;
   if (settings.enabled === false) return undefined;
-  if (target.engine !== 'postgres') throw new UsageError(`${where}: point-in-time recovery is for PostgreSQL databases.`, 'Remove "pitr" from this SQLite database.');
+  if (target.engine !== 'postgres') throw new UsageError(`${where}: point-in-time recovery is for PostgreSQL databases.`, `Remove "pitr" from this ${engineName(target.engine)} database.`);
   const base = { cron: settings.base ?? DEFAULT_PITR_BASE, timeZone };
   cronOf(base, `${where}.base`);
   const maxLagMs = settings.maxLag !== undefined ? parseDuration(settings.maxLag, `${where}.maxLag`) : DEFAULT_PITR_MAX_LAG_MS;

@@ -3,6 +3,7 @@ import { constants, promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { DbguardConfig } from '../config/config-file.js';
+import { engineName } from '../config/database-url.js';
 import { type NamedDatabase, resolveDatabases, withDotenv } from '../config/databases.js';
 import { describeRemote, type RemoteSettings, resolveRemote } from '../config/remote.js';
 import { engineFor } from '../engines/index.js';
@@ -113,7 +114,7 @@ async function probeDatabase(database: NamedDatabase): Promise<DatabaseProbe> {
   const name = `database ${database.name}`;
   try {
     const { serverVersion } = await engineFor(database.target).probe();
-    return { database, serverVersion, check: ok(name, `${database.target.engine === 'postgres' ? 'PostgreSQL' : 'SQLite'} ${serverVersion} answers`) };
+    return { database, serverVersion, check: ok(name, `${engineName(database.target.engine)} ${serverVersion} answers`) };
   } catch (error) {
     return { database, serverVersion: undefined, check: problem(name, message(error), hintOf(error)) };
   }

@@ -1,5 +1,5 @@
 import type { NamedDatabase } from '../config/databases.js';
-import type { PostgresConnection } from '../config/database-url.js';
+import { type PostgresConnection, engineName } from '../config/database-url.js';
 import { PgBaseBackupEngine } from '../engines/pg-base.js';
 import { connectPg, pgToolEnv, pgToolVersion, runPgTool } from '../engines/pg-tools.js';
 import { DbguardError, ExitCode, UsageError } from '../errors.js';
@@ -19,7 +19,7 @@ export function slotName(database: string): string {
 export type PostgresDatabase = NamedDatabase & { target: { engine: 'postgres' } };
 
 export function requirePostgres(database: NamedDatabase): PostgresDatabase {
-  if (database.target.engine !== 'postgres') throw new UsageError(`Point-in-time recovery is for PostgreSQL; ${database.name} is a SQLite database.`);
+  if (database.target.engine !== 'postgres') throw new UsageError(`Point-in-time recovery is for PostgreSQL; ${database.name} is a ${engineName(database.target.engine)} database.`);
   return database as PostgresDatabase;
 }
 

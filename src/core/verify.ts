@@ -1,4 +1,4 @@
-import type { DatabaseTarget } from '../config/database-url.js';
+import { type DatabaseTarget, engineName } from '../config/database-url.js';
 import { checkerFor, engineFor, engineTraits } from '../engines/index.js';
 import type { DatabaseEngine, EngineKind, RestoreSource } from '../engines/types.js';
 import { DbguardError, RefusedError, UsageError } from '../errors.js';
@@ -171,9 +171,8 @@ async function restoreTest(
   options: { jobs: number | undefined; stagingDir: string; signal: AbortSignal | undefined },
 ) {
   if (!target || target.engine !== engine) {
-    const server = engine === 'postgres' ? 'PostgreSQL' : 'MySQL/MariaDB';
     throw new UsageError(
-      `--restore-test needs a ${server} server to restore into a scratch database.`,
+      `--restore-test needs a ${engineName(engine)} server to restore into a scratch database.`,
       `Pass --db <${engine === 'postgres' ? 'postgresql' : 'mysql'} url> (or set DATABASE_URL); the scratch database is created and dropped on that server.`,
     );
   }

@@ -5,10 +5,10 @@
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
+import { freePort } from './postgres.js';
 
 export const MYSQL_TEST_USER = 'dbguard_test';
 /** Contains characters that need escaping in URLs and option files. */
@@ -29,17 +29,6 @@ function findTool(name: string): string {
       'Install it: `apt-get install -y mariadb-server mariadb-client` (Debian/Ubuntu), or set DBGUARD_TEST_MYSQL_BINDIR.\n' +
       '`bash .ci/run` installs it for you.',
   );
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startMariadb(): Promise<MariadbServer> {

@@ -41,7 +41,8 @@ export function findPgBinDir(): string {
   return found;
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now (the servers the harness starts listen there only). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
