@@ -3,7 +3,7 @@
  * the README shows it. Each test was watched failing with the code behind it broken.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backup, parseDatabaseUrl, restore, type RestoreStep } from '../dist/index.js';
@@ -148,7 +148,9 @@ describe('restore', () => {
 
   it('a backup stopped by its AbortSignal rejects and leaves nothing', async () => {
     const cwd = tempDir();
-    const db = createSqliteDb(cwd, { orders: 3000 });
+    const db = createSqliteDb(cwd, { orders: 10 });
+    // Big enough (~150 MB) that the abort, at the first progress report, lands while the snapshot is being copied.
+    sqliteExec(db, 'CREATE TABLE big (b BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 150) INSERT INTO big SELECT randomblob(1000000) FROM n;');
     const target = parseDatabaseUrl(`file:${db}`, cwd);
     const dir = path.join(cwd, 'backups');
     const controller = new AbortController();
@@ -157,6 +159,16 @@ describe('restore', () => {
       (e: Error) => e,
     );
     expect(error.message).toMatch(/cancelled; nothing was kept/);
+    // Nothing still writes once it has rejected: no file of the project open (the snapshot's copy has stopped) ...
+    const open = readdirSync('/proc/self/fd').map((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return '';
+      }
+    });
+    expect(open.filter((file) => file.startsWith(cwd))).toEqual([]);
+    // ... and nothing of it is left.
     expect(existsSync(path.join(dir, 'manual')) ? execFileSync('ls', ['-A', path.join(dir, 'manual')], { encoding: 'utf8' }) : '').toBe('');
   });
 });

@@ -69,8 +69,9 @@ export class SqliteEngine implements DatabaseEngine {
       return { kind: 'file', path: scratchPath, tables };
     } finally {
       if (poll) clearInterval(poll);
-      // A copy in progress cannot be interrupted from here; an abandoned worker ends with the process.
-      void worker.terminate();
+      // The copy runs in one native step that cannot be interrupted: wait for the worker to be gone, so that no
+      // write into the snapshot (or its journal) can follow the caller's clean-up of a cancelled backup.
+      await worker.terminate();
     }
   }
 

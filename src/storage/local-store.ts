@@ -27,7 +27,7 @@ export interface StoreProblem {
 const MARKER = '.inprogress';
 /** Bookkeeping that is not a backup: attempt history and markers of backups being read. */
 const STATE_DIR = '.dbguard';
-const LEFTOVER = /\.(partial|scratch)$/;
+const LEFTOVER = /\.(partial|scratch)(-journal|-wal|-shm)?$/; // with SQLite's files beside a snapshot
 
 export type AttemptScope = 'local' | 'remote';
 const ATTEMPT_FILES: Record<AttemptScope, string> = { local: 'attempts.json', remote: 'remote-attempts.json' };
@@ -76,7 +76,7 @@ export class LocalBackupStore {
   /** Removes everything a failed or cancelled backup wrote. */
   async release(reservation: Reservation): Promise<void> {
     await Promise.all(
-      [reservation.partialPath, reservation.scratchPath].map((file) => fs.rm(file, { recursive: true, force: true })),
+      [reservation.partialPath, reservation.scratchPath, `${reservation.scratchPath}-journal`].map((file) => fs.rm(file, { recursive: true, force: true })),
     );
     if (!(await exists(reservation.manifestPath))) await fs.rm(reservation.finalPath, { force: true });
     await fs.rm(reservation.markerPath, { force: true });

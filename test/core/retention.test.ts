@@ -257,6 +257,22 @@ describe('policy rules', () => {
     });
   });
 
+  it('rejects an invalid current time instead of pruning by it', () => {
+    expect(() => decide([backup('a', '2024-06-01T00:00:00.000Z')], { automatic: { maxAgeDays: 1 } }, 'not a date')).toThrow(
+      /valid current time/,
+    );
+  });
+
+  it('a policy without maxAgeDays keeps nothing by age: only its keep rules select', () => {
+    const now = '2024-06-15T12:00:00.000Z';
+    const backups = [backup('new', ago(now, DAY)), backup('mid', ago(now, 2 * DAY)), backup('old', ago(now, 3 * DAY))];
+    expect(outcome(decide(backups, { automatic: { keepLast: 1 } }, now))).toEqual({
+      new: 'keep newest-successful',
+      mid: 'delete expired',
+      old: 'delete expired',
+    });
+  });
+
   it('rejects an unknown time zone and an unparseable creation time instead of guessing', () => {
     const backups = [backup('a', ago(now, DAY))];
     expect(() => decide(backups, {}, now, { timeZone: 'Mars/Olympus' })).toThrow(UsageError);
@@ -510,6 +526,19 @@ describe('safety rules override every policy', () => {
       });
     });
 
+    it('never takes a personal-data export for the newest backup of the database', () => {
+      const backups = [backup('export', ago(now, 5 * DAY), { type: 'export' }), backup('auto', ago(now, 10 * DAY))];
+      expect(outcome(decide(backups, { ...expireAll, export: { maxAgeDays: 1 } }, now))).toEqual({
+        export: 'delete expired',
+        auto: 'keep newest-successful',
+      });
+    });
+
+    it('a failed export does not hold the database\'s backups either', () => {
+      const backups = [backup('export', ago(now, 5 * DAY), { type: 'export', failed: true }), backup('new', ago(now, 10 * DAY)), backup('old', ago(now, 20 * DAY))];
+      expect(outcome(decide(backups, expireAll, now))).toMatchObject({ new: 'keep newest-successful', old: 'delete expired' });
+    });
+
     it('is per database across types: a newer manual backup protects no automatic one', () => {
       const backups = [backup('manual', ago(now, 10 * DAY), { type: 'manual' }), backup('auto', ago(now, 11 * DAY))];
       expect(outcome(decide(backups, expireAll, now))).toEqual({ manual: 'keep newest-successful', auto: 'delete expired' });
@@ -544,6 +573,11 @@ describe('safety rules override every policy', () => {
       const decisions = decide(history, expireAll, now, { lastAttempts });
       expect(outcome(decisions)).toEqual(held);
       expect(decisions[1]?.reason).toMatch(/^the most recent backup attempt of this database \(.+\) failed/);
+    });
+
+    it('holds when the failed attempt has the same time as the newest backup (it may be that backup)', () => {
+      const lastAttempts = new Map([[DB, { at: history[0]!.createdAt, ok: false }]]);
+      expect(outcome(decide(history, expireAll, now, { lastAttempts }))).toEqual(held);
     });
 
     it('does not hold when the failed attempt is older than the newest backup', () => {
