@@ -63,8 +63,14 @@ export function wants(channel: Channel, n: Pick<Notification, 'event' | 'databas
   return (config.on ?? DEFAULT_NOTIFY_EVENTS).includes(n.event);
 }
 
-/** Sends to channels, retried with backoff; never throws (a notification must never fail a backup). */
+/**
+ * Sends to channels, retried with backoff; never throws (a notification must never fail a backup). Each channel
+ * receives its notifications in the order they were given, one at a time: a retried failure alert is not overtaken
+ * by the staleness alert that followed it.
+ */
 export class Notifier {
+  private readonly queues = new Map<Channel, Promise<unknown>>();
+
   constructor(
     readonly channels: Channel[],
     private readonly options: NotifierOptions = {},
@@ -73,8 +79,17 @@ export class Notifier {
   /** Every channel that wants the event (ping channels get a success ping for a test). */
   notify(n: Notification): Promise<SendResult[]> {
     return Promise.all(
-      this.channels.filter((c) => wants(c, n)).map((c) => this.send(c, (signal) => deliver(c.config, n, signal))),
+      this.channels.filter((c) => wants(c, n)).map((c) => this.inOrder(c, () => this.send(c, (signal) => deliver(c.config, n, signal)))),
     );
+  }
+
+  private inOrder(channel: Channel, task: () => Promise<SendResult>): Promise<SendResult> {
+    const result = (this.queues.get(channel) ?? Promise.resolve()).then(task);
+    this.queues.set(channel, result);
+    void result.finally(() => {
+      if (this.queues.get(channel) === result) this.queues.delete(channel);
+    });
+    return result;
   }
 
   /** The ping channels that watch `database`: start, success or failure of a backup. */

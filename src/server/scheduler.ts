@@ -177,9 +177,9 @@ export class Scheduler {
       for (const warning of result.warnings) log('warn', 'backup.warning', { database: name, message: warning });
       this.track(this.options.notifier.ping(name, 'success'), 'ping-success', name);
       const episode = this.episode(name);
+      // A new episode object: a staleness check that read the backups before this one succeeded sees it is outdated.
+      this.episodes.set(name, { failing: false, stale: false });
       if (episode.failing || episode.stale) await this.tell('recovery', database, { backupId: m.id });
-      episode.failing = false;
-      episode.stale = false;
       await this.tell('success', database, { backupId: m.id });
       this.armStaleTimer(database, (await this.statuses([database]))[0]!);
     } catch (error) {
@@ -241,18 +241,23 @@ export class Scheduler {
   private async checkAllStale(): Promise<void> {
     const unknown = this.databases.filter((d) => !this.episode(d.name).stale);
     if (this.stopping || unknown.length === 0) return;
+    const episodes = unknown.map((d) => this.episode(d.name));
     const statuses = await this.statuses(unknown);
-    for (const [i, database] of unknown.entries()) await this.checkStale(database, statuses[i]);
+    for (const [i, database] of unknown.entries()) await this.checkStale(database, { status: statuses[i]!, episode: episodes[i]! });
   }
 
-  /** Alerts once per episode when the database has no good backup within maxAge (counted from serve's start when it never had one). */
-  private async checkStale(database: NamedDatabase, known?: DatabaseStatus): Promise<void> {
-    const episode = this.episode(database.name);
+  /**
+   * Alerts once per episode when the database has no good backup within maxAge (counted from serve's start when it
+   * never had one). `known` is a status read earlier, with the episode that was current before it was read.
+   */
+  private async checkStale(database: NamedDatabase, known?: { status: DatabaseStatus; episode: Episode }): Promise<void> {
+    const episode = known?.episode ?? this.episode(database.name);
     if (this.stopping || episode.stale) return;
-    const status = known ?? (await this.statuses([database]))[0];
+    const status = known?.status ?? (await this.statuses([database]))[0];
     const now = this.now().getTime();
     const since = status!.newestGood ? Date.parse(status!.newestGood.createdAt) : this.startedAt.getTime();
-    if (now - since <= database.maxAgeMs || episode.stale) return; // (a check that overlapped this one already told)
+    // Not stale; or a check that overlapped this one already told; or a backup succeeded since the status was read.
+    if (now - since <= database.maxAgeMs || episode.stale || this.episode(database.name) !== episode) return;
     episode.stale = true;
     this.options.log('warn', 'backup.stale', { database: database.name, newest: status!.newestGood?.id ?? null, maxAgeMs: database.maxAgeMs });
     await this.tell('stale', database, {});
