@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './harness/cli.js';
@@ -45,6 +45,32 @@ describe('on a terminal, the user confirms by typing the database name', () => {
     const id = /dbguard restore (\S+)/.exec(approved.stdout)![1]!;
     expect((await runCli(['restore', id, '--yes', '--db', db], { cwd })).code).toBe(0);
     expect(sqliteQuery<{ n: number }>(db, 'SELECT count(*) AS n FROM lines').n).toBe(30);
+  });
+
+  it('run against a database marked production: refused even on a terminal, unless --production and the name typed', async () => {
+    const cwd = tempDir();
+    const db = createSqliteDb(cwd, { orders: 10 });
+    expect((await runCli(['protect', '--env', 'production', '--db', db], { cwd })).code).toBe(0);
+    const command = ['sqlite3', db, 'DELETE FROM lines'];
+    const count = () => sqliteQuery<{ n: number }>(db, 'SELECT count(*) AS n FROM lines').n;
+
+    const refused = await runInTerminal(['run', '--db', db, '--', ...command], { cwd, prompt: PROMPT, answer: 'dev.db' });
+    expect(refused.prompted).toBe(false);
+    expect(refused.code).toBe(3);
+    expect(refused.stdout).toMatch(/marked as production/);
+    expect(refused.stdout).toMatch(/add --production/);
+    expect(count()).toBe(30);
+
+    const declined = await runInTerminal(['run', '--production', '--db', db, '--', ...command], { cwd, prompt: PROMPT, answer: 'prod' });
+    expect(declined.prompted).toBe(true);
+    expect(declined.code).toBe(3);
+    expect(count()).toBe(30);
+
+    const approved = await runInTerminal(['run', '--production', '--db', db, '--', ...command], { cwd, prompt: PROMPT, answer: 'dev.db' });
+    expect(approved.code, approved.stdout).toBe(0);
+    expect(count()).toBe(0);
+    const audit = readFileSync(path.join(cwd, 'backups', 'guard-audit.log'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(audit).toEqual([expect.objectContaining({ approvedBy: 'terminal', environment: 'production' })]);
   });
 
   it('shows progress on a terminal: the compression of a backup snapshot, the safety backup and time of a restore', async () => {

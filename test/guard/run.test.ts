@@ -139,6 +139,21 @@ describe('production marker', () => {
   });
 });
 
+describe('production marker that cannot be read', () => {
+  it('says so and goes on: the command is still checked, approved, backed up and run', async () => {
+    const { dir, db, count } = sqliteProject();
+    sqliteExec(db, 'CREATE TABLE _dbguard (something_else TEXT)'); // a table of the app's own with dbguard's name
+    const env = { DATABASE_URL: 'file:./app.db' };
+    const refused = await runCli(['run', '--', 'sqlite3', 'app.db', 'DELETE FROM t'], { cwd: dir, env });
+    expect(refused.code).toBe(3);
+    const approved = await runCli(['run', '--approve', 'fixtures', '--', 'sqlite3', 'app.db', 'DELETE FROM t'], { cwd: dir, env });
+    expect(approved.code, approved.stderr).toBe(0);
+    expect(approved.stderr).toMatch(/could not read the environment marker of \S*app\.db .*; not checked/);
+    expect(backupIdFrom(approved.stderr)).toMatch(/^app-/);
+    expect(count()).toBe(0);
+  });
+});
+
 describe('dbguard run against PostgreSQL', () => {
   const psql = (name: string, sql: string) => {
     const { host, port } = server();
