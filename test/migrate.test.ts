@@ -95,6 +95,39 @@ describe('dbguard migrate with knex', () => {
   });
 });
 
+describe('dbguard migrate with node-pg-migrate', () => {
+  it('detects it from package.json, runs node-pg-migrate up for real, reads pgmigrations, analyses only the up part of its SQL files', async () => {
+    const db = await createDatabase('npm');
+    const dir = tempDir();
+    symlinkSync(NODE_MODULES, path.join(dir, 'node_modules'));
+    writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'app', devDependencies: { 'node-pg-migrate': '*' } }));
+    mkdirSync(path.join(dir, 'migrations'));
+    const migration = (name: string, up: string, down: string) =>
+      writeFileSync(path.join(dir, 'migrations', `${name}.sql`), `-- Up Migration\n${up}\n\n-- Down Migration\n${down}\n`);
+    migration('1700000000000_users', "CREATE TABLE users (id serial PRIMARY KEY, email text);\nINSERT INTO users (email) VALUES ('a'), ('b');", 'DROP TABLE users;');
+    const env = { DATABASE_URL: db.url };
+
+    // The down part drops the table: it is not what `up` runs, so nothing destructive is reported.
+    const first = await runCli(['migrate', '--json'], { cwd: dir, env });
+    expect(first.code, first.stderr).toBe(0);
+    expect(parseJson<{ applied: string[]; findings: unknown[] }>(first)).toMatchObject({ applied: ['1700000000000_users'], findings: [] });
+    expect(await withClient(db.name, async (c) => (await c.query('SELECT name FROM pgmigrations')).rows)).toEqual([{ name: '1700000000000_users' }]);
+
+    migration('1700000000001_drop_email', 'ALTER TABLE users DROP COLUMN email;', 'ALTER TABLE users ADD COLUMN email text;');
+    const refused = await runCli(['migrate'], { cwd: dir, env });
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/Pending migrations: 1700000000001_drop_email/);
+    expect(refused.stderr).toMatch(/DROP COLUMN users\.email: 2 non-null values/);
+    expect(await withClient(db.name, async (c) => (await c.query('SELECT count(*)::int AS n FROM pgmigrations')).rows[0].n)).toBe(1);
+
+    const applied = await runCli(['migrate', '--yes'], { cwd: dir, env });
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toMatch(/Migrated: 1700000000001_drop_email/);
+    const columns = await withClient(db.name, async (c) => (await c.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'users' ORDER BY 1")).rows);
+    expect(columns).toEqual([{ column_name: 'id' }]);
+  });
+});
+
 describe('dbguard migrate, Prisma-format migrations', () => {
   it('rolls back a migration that fails half-way, so schema and rows are exactly as before (PostgreSQL)', async () => {
     const db = await createDatabase('prm');
@@ -226,6 +259,14 @@ PRAGMA foreign_keys=ON;
     expect(result.code).toBe(3);
     expect(result.stdout).toMatch(/rewrite\.sql:4: TABLE REWRITE User: 2 non-null values in columns the copy drops \(drops nickname\)/);
     expect(sqliteQuery<{ n: number }>(db, 'SELECT count(*) AS n FROM User').n).toBe(3);
+  });
+
+  it('reads only the part of a node-pg-migrate SQL file that `up` runs, keeping line numbers (its own marker rule)', async () => {
+    const { analyzeSql, upMigrationSql } = await import('../src/migrate/analyze.js');
+    const file = '-- header\n-- Down Migration\nDROP TABLE a;\n--- up migration\nALTER TABLE b DROP COLUMN c;\n';
+    expect(upMigrationSql(file)).toBe('\n\n\n--- up migration\nALTER TABLE b DROP COLUMN c;\n');
+    expect((await analyzeSql(upMigrationSql(file))).map((f) => [f.kind, f.line])).toEqual([['drop-column', 5]]);
+    expect(upMigrationSql('DROP TABLE a;\n-- Down Migration\nCREATE TABLE a (id int);')).toBe('DROP TABLE a;\n-- Down Migration\nCREATE TABLE a (id int);');
   });
 
   it('is available from the library as lint() and analyzeSql()', async () => {

@@ -48,6 +48,22 @@ interface Statement {
   line: number;
 }
 
+/**
+ * The part of a migration file that applying it runs. node-pg-migrate's SQL migrations hold both directions, marked
+ * by `-- Up Migration` and `-- Down Migration` comments; its own rule: the up part runs from its marker to the down
+ * marker (or the end), and a file without an up marker runs whole. The rest is blanked with its lines kept, so
+ * findings keep their line numbers.
+ */
+export function upMigrationSql(sql: string): string {
+  const marker = (direction: 'up' | 'down') => sql.search(new RegExp(`^\\s*--[\\s-]*${direction}\\s+migration`, 'im'));
+  const up = marker('up');
+  if (up < 0) return sql;
+  const down = marker('down');
+  const end = down > up ? down : sql.length;
+  const blank = (text: string) => text.replace(/[^\n]/g, '');
+  return blank(sql.slice(0, up)) + sql.slice(up, end) + blank(sql.slice(end));
+}
+
 /** The SQL dialect of migration files: PostgreSQL's parser reads PostgreSQL and SQLite; MySQL has its own grammar. */
 export type MigrationDialect = 'postgres' | 'sqlite' | 'mysql';
 

@@ -9,7 +9,7 @@ import type { DatabaseEngine } from '../engines/types.js';
 import { DbguardError, RefusedError, UsageError } from '../errors.js';
 import type { Compression } from '../pipeline/compression.js';
 import type { DecryptionKeys, EncryptionKeys } from '../pipeline/encryption.js';
-import { type MigrationDialect, analyzeSql } from './analyze.js';
+import { type MigrationDialect, analyzeSql, upMigrationSql } from './analyze.js';
 import { rollbackReport, withBackup } from './with-backup.js';
 import { type MeasuredFinding, describeFinding, measureFindings } from './impact.js';
 import { DEFAULT_COMMANDS, type MigrationState, type ProjectTool, detectTool, migrationState, projectDialect } from './pending.js';
@@ -176,7 +176,7 @@ function runCommand(command: string[], cwd: string): Promise<number> {
 export async function findingsFor(files: string[], engine: DatabaseEngine | undefined, dialect: MigrationDialect): Promise<MeasuredFinding[]> {
   const all: MeasuredFinding[] = [];
   for (const file of files) {
-    const found = await analyzeSql(await fs.readFile(file, 'utf8'), dialect);
+    const found = await analyzeSql(upMigrationSql(await fs.readFile(file, 'utf8')), dialect);
     const measured = await measureFindings(found, engine);
     all.push(...measured.map((f) => ({ ...f, file })));
   }
