@@ -4,7 +4,7 @@
  * a real _prisma_migrations table, and test/harness/prisma-standin.mjs, which applies them without a transaction
  * the way Prisma does.
  */
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -192,6 +192,31 @@ describe('dbguard migrate, Prisma-format migrations', () => {
     // The undo command brings the dropped data back.
     expect((await runCli(['restore', result.backupId, '--yes'], { cwd: dir, env })).code).toBe(0);
     expect((await snapshotContent(db.name))['public.Post']).toHaveLength(7);
+  });
+});
+
+describe('dbguard migrate with Prisma\'s default commands', () => {
+  it('--deploy runs `prisma migrate deploy` (then `prisma generate`); without --deploy or --name it asks which (exit 2)', async () => {
+    const db = await createDatabase('prd');
+    const dir = prismaProject([['20260101000000_init', 'CREATE TABLE "User" (id serial PRIMARY KEY, name text);']]);
+    // The project's own `prisma` (what npx runs): records its arguments, applies migrations through the stand-in.
+    mkdirSync(path.join(dir, 'node_modules', '.bin'), { recursive: true });
+    const prisma = path.join(dir, 'node_modules', '.bin', 'prisma');
+    writeFileSync(prisma, `#!/bin/sh\necho "$*" >> calls.txt\n[ "$1" = migrate ] && exec ${JSON.stringify(process.execPath)} ${JSON.stringify(STANDIN)} "$PWD" "$DATABASE_URL"\nexit 0\n`, { mode: 0o755 });
+    const env = { DATABASE_URL: db.url };
+
+    const which = await runCli(['migrate'], { cwd: dir, env });
+    expect(which.code).toBe(2);
+    expect(which.stderr).toMatch(/Pass --name <name> \(prisma migrate dev\) or --deploy/);
+    expect(existsSync(path.join(dir, 'calls.txt'))).toBe(false);
+
+    const deployed = await runCli(['migrate', '--deploy', '--json'], { cwd: dir, env });
+    expect(deployed.code, deployed.stderr).toBe(0);
+    expect(parseJson<{ applied: string[]; command: string[] }>(deployed)).toMatchObject({
+      applied: ['20260101000000_init'],
+      command: ['npx', 'prisma', 'migrate', 'deploy'],
+    });
+    expect(readFileSync(path.join(dir, 'calls.txt'), 'utf8')).toBe('migrate deploy\ngenerate\n');
   });
 });
 
