@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { parseJson, runCli } from './harness/cli.js';
+import { CLI, parseJson, runCli } from './harness/cli.js';
 import { createSqliteDb, sqliteContent, sqliteExec, sqliteQuery } from './harness/sqlite-db.js';
 import { tempDir } from './harness/tmp.js';
 
@@ -168,5 +168,42 @@ describe('SQLite', () => {
       rowCounts: 'mismatch',
       problems: ['row count orders: 10 rows, expected 11'],
     });
+  });
+});
+
+describe('a SQLite restore interrupted while it writes', () => {
+  /** Row counts and the bytes of the big table: what differs between the database before and the backup. */
+  const fingerprint = (db: string) => ({
+    ...sqliteContent(db),
+    big: sqliteQuery<{ n: number; bytes: number }>(db, 'SELECT count(*) AS n, sum(length(b)) AS bytes FROM big'),
+  });
+
+  it.each(['SIGINT', 'SIGKILL'] as const)('by %s leaves the database as it was or as the backup, never in between', async (signal) => {
+    const cwd = tempDir();
+    const db = createSqliteDb(cwd, { orders: 50, journalMode: 'wal' });
+    // ~60 MB, so the copy into the live file takes a while.
+    sqliteExec(db, 'CREATE TABLE big (b BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60) INSERT INTO big SELECT randomblob(1000000) FROM n;');
+    const { id } = parseJson<{ id: string }>(await runCli(['backup', '--json', '--compress', 'none', '--db', db], { cwd }));
+    const backedUp = fingerprint(db);
+    sqliteExec(db, 'DELETE FROM big WHERE rowid % 2 = 0; DELETE FROM lines;');
+    const before = fingerprint(db);
+
+    const child = spawn(process.execPath, [CLI, 'restore', id, '--yes', '--db', db], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+        if (stderr.includes('Restoring (all or nothing)')) resolve();
+      });
+      child.once('close', () => reject(new Error(`restore ended before it could be interrupted: ${stderr}`)));
+    });
+    child.kill(signal);
+    const code = await closed;
+
+    if (signal === 'SIGINT') expect([0, 130], stderr).toContain(code);
+    const after = fingerprint(db);
+    expect([before, backedUp]).toContainEqual(after);
+    expect(sqliteQuery<{ integrity_check: string }>(db, 'PRAGMA integrity_check').integrity_check).toBe('ok');
   });
 });
