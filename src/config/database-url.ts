@@ -12,6 +12,10 @@ export interface PostgresConnection {
   password: string | undefined;
   database: string;
   sslmode: string | undefined;
+  /** Files named by the URL's `sslrootcert`, `sslcert` and `sslkey`, as libpq reads them. */
+  sslrootcert?: string | undefined;
+  sslcert?: string | undefined;
+  sslkey?: string | undefined;
 }
 
 export interface MysqlConnection {
@@ -138,6 +142,9 @@ function parsePostgres(url: string): DatabaseTarget {
       password: parsed.password || undefined,
       database,
       sslmode: query.get('sslmode') ?? undefined,
+      sslrootcert: query.get('sslrootcert') ?? undefined,
+      sslcert: query.get('sslcert') ?? undefined,
+      sslkey: query.get('sslkey') ?? undefined,
     },
     schema,
     display: `postgresql://${host}:${port}/${database}`,

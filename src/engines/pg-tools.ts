@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import type { PostgresConnection } from '../config/database-url.js';
-import { DbguardError } from '../errors.js';
+import { DbguardError, UsageError } from '../errors.js';
 
 export type PgTool = 'pg_dump' | 'pg_restore' | 'psql' | 'pg_basebackup' | 'pg_receivewal';
 
@@ -40,6 +41,9 @@ export function pgToolEnv(connection: PostgresConnection): NodeJS.ProcessEnv {
   delete env.PGPASSFILE;
   if (connection.user) env.PGUSER = connection.user;
   if (connection.sslmode) env.PGSSLMODE = connection.sslmode;
+  if (connection.sslrootcert) env.PGSSLROOTCERT = connection.sslrootcert;
+  if (connection.sslcert) env.PGSSLCERT = connection.sslcert;
+  if (connection.sslkey) env.PGSSLKEY = connection.sslkey;
   if (connection.password !== undefined) env.PGPASSWORD = connection.password;
   return env;
 }
@@ -102,12 +106,7 @@ function pgToolFailure(tool: PgTool, stderr: string, code: number | null, signal
 }
 
 export function pgClientConfig(connection: PostgresConnection, database = connection.database): pg.ClientConfig {
-  const ssl =
-    connection.sslmode === undefined || connection.sslmode === 'disable'
-      ? undefined
-      : connection.sslmode === 'verify-ca' || connection.sslmode === 'verify-full'
-        ? true
-        : { rejectUnauthorized: false };
+  const ssl = tlsOptions(connection);
   return {
     host: connection.host,
     port: connection.port,
@@ -117,6 +116,32 @@ export function pgClientConfig(connection: PostgresConnection, database = connec
     ssl,
     application_name: 'dbguard',
     connectionTimeoutMillis: 10_000,
+  };
+}
+
+/**
+ * node-postgres's TLS settings for the URL's sslmode, checking what libpq checks for pg_dump and psql (which get the
+ * same settings through PGSSLMODE, PGSSLROOTCERT, PGSSLCERT and PGSSLKEY): verify-full the chain and the host name,
+ * verify-ca the chain only, require the chain only when a root certificate is given (libpq's rule), else nothing.
+ */
+function tlsOptions(connection: PostgresConnection): pg.ClientConfig['ssl'] {
+  const mode = connection.sslmode;
+  if (mode === undefined || mode === 'disable') return undefined;
+  const read = (key: 'sslrootcert' | 'sslcert' | 'sslkey') => {
+    const file = connection[key];
+    if (!file) return {};
+    try {
+      return { [{ sslrootcert: 'ca', sslcert: 'cert', sslkey: 'key' }[key]]: readFileSync(file) };
+    } catch (error) {
+      throw new UsageError(`Cannot read the file of ${key} in the database URL: ${(error as Error).message}`);
+    }
+  };
+  const files = { ...read('sslrootcert'), ...read('sslcert'), ...read('sslkey') };
+  const verify = mode === 'verify-full' || mode === 'verify-ca' || (mode === 'require' && connection.sslrootcert !== undefined);
+  return {
+    ...files,
+    rejectUnauthorized: verify,
+    ...(verify && mode !== 'verify-full' ? { checkServerIdentity: () => undefined } : {}),
   };
 }
 
@@ -149,13 +174,22 @@ export function describeConnectError(error: unknown, connection: PostgresConnect
     case '28P01':
     case '28000':
       return new DbguardError(`PostgreSQL at ${where} rejected user "${connection.user ?? '(default)'}": ${err.message ?? 'authentication failed'}.`, {
-        hint: 'Check the user name and password in the database URL.',
+        hint: /no encryption/.test(err.message ?? '')
+          ? 'The server accepts encrypted connections only: add ?sslmode=require to the database URL (or verify-full with sslrootcert=<CA file>).'
+          : 'Check the user name and password in the database URL.',
       });
     case '3D000':
       return new DbguardError(`Database "${database}" does not exist on ${where}.`, { hint: 'Check the database name in the URL.' });
     default:
       if (/timeout/i.test(err.message ?? '')) {
         return new DbguardError(`Timed out connecting to PostgreSQL at ${where}.`, { hint: 'Check the host, port and firewall.' });
+      }
+      if (/certificate|self[- ]signed|altnames/i.test(err.message ?? '')) {
+        return new DbguardError(`Cannot connect to PostgreSQL at ${where}: its TLS certificate was not accepted (${err.message}).`, {
+          hint: connection.sslrootcert
+            ? `Check that ${connection.sslrootcert} (sslrootcert) holds the CA that signed the server's certificate, and the host name for verify-full.`
+            : 'Name the CA that signed the server\'s certificate with sslrootcert=<file> in the database URL, or use sslmode=require to encrypt without checking it.',
+        });
       }
       return new DbguardError(`Cannot connect to PostgreSQL at ${where}: ${err.message ?? String(error)}`);
   }

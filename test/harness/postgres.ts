@@ -4,7 +4,7 @@
  * as the `postgres` user (initdb refuses root).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,7 +53,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startPostgres(): Promise<PgServer> {
+/** `tls`: PEM files of the server's certificate and key; the server then accepts TLS connections only. */
+export async function startPostgres(options: { tls?: { cert: string; key: string } } = {}): Promise<PgServer> {
   const bin = findPgBinDir();
   const asRoot = process.getuid?.() === 0;
   const root = mkdtempSync(path.join(os.tmpdir(), 'dbguard-test-pg-'));
@@ -76,8 +77,20 @@ export async function startPostgres(): Promise<PgServer> {
   run('initdb', ['-D', dataDir, '-U', TEST_USER, '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C', '--no-sync']);
   rmSync(pwfile);
   const port = await freePort();
-  const options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${root} -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
-  run('pg_ctl', ['-D', dataDir, '-o', options, '-l', path.join(root, 'server.log'), '-w', '-t', '60', 'start']);
+  let serverOptions = `-p ${port} -c listen_addresses=127.0.0.1 -k ${root} -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+  if (options.tls) {
+    for (const [name, file] of [['server.crt', options.tls.cert], ['server.key', options.tls.key]] as const) {
+      copyFileSync(file, path.join(dataDir, name));
+      chmodSync(path.join(dataDir, name), 0o600);
+      if (asRoot) execFileSync('chown', ['postgres:postgres', path.join(dataDir, name)]);
+    }
+    writeFileSync(
+      path.join(dataDir, 'pg_hba.conf'),
+      'local all all scram-sha-256\nhostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all 127.0.0.1/32 reject\n',
+    );
+    serverOptions += ' -c ssl=on';
+  }
+  run('pg_ctl', ['-D', dataDir, '-o', serverOptions, '-l', path.join(root, 'server.log'), '-w', '-t', '60', 'start']);
   return {
     host: '127.0.0.1',
     port,
