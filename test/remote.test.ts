@@ -4,6 +4,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, parseJson, runCli } from './harness/cli.js';
+import { createMysqlDatabase, fillMysqlSample, fullDump, withMysql } from './harness/mysql-db.js';
 import { createDatabase, fillSampleData, snapshotContent, withClient } from './harness/pg-db.js';
 import { S3_SECRET, type S3Server, startS3 } from './harness/s3.js';
 import { createSqliteDb, sqliteContent, sqliteExec } from './harness/sqlite-db.js';
@@ -134,6 +135,39 @@ describe('remote storage (S3)', () => {
       location: 'remote',
       verification: { ok: true, readable: 'ok', rowCounts: 'match' },
     });
+  });
+
+  it('MySQL/MariaDB, --remote-only: the dump streams into the bucket, verifies with a restore test from there, and a new machine restores it', async () => {
+    const db = await createMysqlDatabase();
+    await fillMysqlSample(db.name, 50);
+    const before = await fullDump(db.name);
+    const prefix = newPrefix();
+    const cwd = tempDir();
+    const env = { ...s3.env(prefix), DATABASE_URL: db.url };
+
+    const taken = await runCli(['backup', '--remote-only', '--json'], { cwd, env });
+    expect(taken.code, taken.stderr).toBe(0);
+    const manifest = parseJson<Manifest>(taken);
+    expect(manifest.where).toBe('remote');
+    expect(manifest.fileName).toMatch(/\.sql\.zst$/);
+    expect(readdirSync(path.join(cwd, 'backups', 'manual'))).toEqual([]);
+    expect(bucketKeys(prefix)).toEqual([`manual/${manifest.fileName}`, `manual/${manifest.id}.json`].sort());
+    expect(sha256(objectFile(`${prefix}/manual/${manifest.fileName}`))).toBe(manifest.sha256);
+
+    const verified = await runCli(['verify', manifest.id, '--restore-test', '--json'], { cwd, env });
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(parseJson<{ location: string; verification: { ok: boolean; rowCounts: string; restoreTest: boolean } }>(verified)).toMatchObject({
+      location: 'remote',
+      verification: { ok: true, rowCounts: 'match', restoreTest: true },
+    });
+
+    await withMysql(db.name, (c) => c.query(`DELETE FROM posts; UPDATE users SET name = 'lost'; DROP VIEW busy_users`));
+    const newMachine = tempDir();
+    const restored = await runCli(['restore', 'latest', '--yes', '--json'], { cwd: newMachine, env });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(parseJson<{ backup: { id: string } }>(restored).backup.id).toBe(manifest.id);
+    expect(await fullDump(db.name)).toBe(before);
+    expect(readdirSync(path.join(newMachine, 'backups', '.dbguard', 'staging'))).toEqual([]);
   });
 
   it('keepLocal: false in the config does what --remote-only does', async () => {
