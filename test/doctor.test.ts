@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spaceVerdict } from '../src/core/doctor.js';
 import { isNativeLoadError, nativeFixCommand, unsupportedNodeMessage } from '../src/platform.js';
 import { CLI, type CliResult, parseJson, runCli } from './harness/cli.js';
+import { createMysqlDatabase } from './harness/mysql-db.js';
 import { createDatabase } from './harness/pg-db.js';
 import { type S3Server, startS3 } from './harness/s3.js';
 import { createSqliteDb } from './harness/sqlite-db.js';
@@ -80,6 +81,23 @@ describe('dbguard doctor', () => {
     expect(check('database default').status).toBe('ok'); // the server itself answers
     expect(check('age').status).toBe('warning'); // optional: only for decrypting by hand
     expect(result.stderr).toMatch(/error: 3 problem\(s\): pg_dump, pg_restore, psql\./);
+  });
+
+  it('finds the MySQL/MariaDB dump tool and client, and says how to install them when a MySQL database lacks them', async () => {
+    const db = await createMysqlDatabase('doctor');
+    const cwd = tempDir();
+    const found = await doctor(cwd, { DATABASE_URL: db.url });
+    expect(found.check('database default').detail).toMatch(/^MySQL\/MariaDB \d+\.\d+.* answers$/);
+    expect(found.check('mariadb-dump/mysqldump')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^mariadb-dump \d+\.\d+/) });
+    expect(found.check('mariadb/mysql')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^mariadb \d+\.\d+/) });
+
+    const missing = await doctor(cwd, { DATABASE_URL: db.url, PATH: path.join(cwd, 'empty-bin') });
+    expect(missing.result.code).toBe(1);
+    expect(missing.check('mariadb-dump/mysqldump')).toMatchObject({ status: 'problem', detail: 'Neither mariadb-dump nor mysqldump was found.' });
+    expect(missing.check('mariadb/mysql')).toMatchObject({ status: 'problem', detail: 'Neither mariadb nor mysql was found.' });
+    expect(missing.check('mariadb/mysql').fix).toMatch(/apt-get install mariadb-client/);
+    expect(missing.check('database default').status).toBe('ok'); // the server itself answers
+    expect(missing.check('pg_dump').status).toBe('warning'); // no PostgreSQL database here
   });
 
   it('finds client tools older than the server', async () => {

@@ -7,6 +7,7 @@ import { engineName } from '../config/database-url.js';
 import { type NamedDatabase, resolveDatabases, withDotenv } from '../config/databases.js';
 import { describeRemote, type RemoteSettings, resolveRemote } from '../config/remote.js';
 import { engineFor } from '../engines/index.js';
+import { type MysqlToolRole, mysqlTool } from '../engines/mysql-tools.js';
 import { type PgTool, pgToolPath, pgToolVersion } from '../engines/pg-tools.js';
 import { openSqlite } from '../engines/sqlite-driver.js';
 import { type Channel, resolveChannels } from '../notify/index.js';
@@ -59,6 +60,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     Promise.all([sqliteDriverCheck(), zstdDriverCheck(), guardParsersCheck()]),
     probes.map((p) => p.check),
     pgToolChecks(probes),
+    mysqlToolChecks(probes),
     Promise.all([optionalTool('sqlite3', 'to open SQLite backups by hand'), optionalTool('age', 'to decrypt backups by hand'), optionalTool('zstd', 'to decompress backups by hand')]),
     backupFolderChecks(options.dir),
     remoteChecks(options.config, env, databases, options.dir),
@@ -143,10 +145,33 @@ async function pgToolChecks(probes: DatabaseProbe[]): Promise<DoctorCheck[]> {
   );
 }
 
-async function optionalTool(command: string, why: string): Promise<DoctorCheck> {
-  const version = await new Promise<string | undefined>((resolve) => {
+const MYSQL_TOOLS: Record<MysqlToolRole, string> = { dump: 'mariadb-dump/mysqldump', client: 'mariadb/mysql' };
+
+/** MariaDB's or MySQL's dump tool and client: a problem when a MySQL/MariaDB database needs them, else shown if there. */
+async function mysqlToolChecks(probes: DatabaseProbe[]): Promise<DoctorCheck[]> {
+  const needed = probes.some((p) => p.database.target.engine === 'mysql');
+  const checks = await Promise.all(
+    (Object.keys(MYSQL_TOOLS) as MysqlToolRole[]).map(async (role) => {
+      try {
+        const tool = await mysqlTool(role);
+        return ok(MYSQL_TOOLS[role], `${tool.name} ${(await commandVersion(tool.path)) ?? ''}`.trim());
+      } catch (error) {
+        return needed ? problem(MYSQL_TOOLS[role], message(error), hintOf(error)) : undefined;
+      }
+    }),
+  );
+  return checks.filter((check) => check !== undefined);
+}
+
+/** The version a command prints for `--version`, or undefined when it does not run. */
+function commandVersion(command: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
     execFile(command, ['--version'], { timeout: 10_000 }, (error, stdout) => resolve(error ? undefined : (/\d+\.\d+(\.\d+)?/.exec(stdout)?.[0] ?? stdout.trim())));
   });
+}
+
+async function optionalTool(command: string, why: string): Promise<DoctorCheck> {
+  const version = await commandVersion(command);
   return version === undefined
     ? warning(command, `${command} not found on PATH (optional: ${why})`, `Install it (Debian/Ubuntu: apt-get install ${command}; macOS: brew install ${command}).`)
     : ok(command, `${command} ${version}`);

@@ -27,7 +27,7 @@ function systemd({ cwd, command, user }: PrintContext): string {
 [Unit]
 Description=dbguard serve: scheduled backups, verifications and alerts
 Wants=network-online.target
-After=network-online.target postgresql.service
+After=network-online.target postgresql.service mariadb.service mysql.service
 
 [Service]
 Type=simple
@@ -97,7 +97,7 @@ function kubernetes({ config }: PrintContext): string {
                   {
                     name: 'dbguard',
                     // Your application's image (it has node, your dbguard.config and dbguard in node_modules) with
-                    // the PostgreSQL client tools (pg_dump) installed.
+                    // the client tools of your database installed (pg_dump; mariadb-dump or mysqldump).
                     image: 'your-app-image:latest',
                     command: ['npx', 'dbguard'],
                     args,
