@@ -13,16 +13,18 @@ import type { DecryptionKeys, EncryptionKeys } from '../pipeline/encryption.js';
 import type { StoredBackup } from '../storage/manifest.js';
 import { backup } from './backup.js';
 import { plainSource } from './codec.js';
-import { type PostgresDatabase, baseBackupsOf, requirePostgres, walStoreOf } from './pitr.js';
+import { type PostgresDatabase, baseBackupsOf, requirePostgres, walArchiveOf } from './pitr.js';
 import { planRecovery, restorableWindow } from './pitr-window.js';
 import { compareTableCounts } from './table-counts.js';
 import { engineFor } from '../engines/index.js';
 import type { TableCounts } from '../engines/types.js';
 import { type RestorePlan, type RestoreResult, type RestoreStep, restoreFromFile } from './restore.js';
-import { openSources } from './sources.js';
+import { type BackupSources, openSources } from './sources.js';
+import type { ListedBackup } from './find-backup.js';
 import { isProcessAlive } from '../storage/fs-atomic.js';
-import { unpackSegment } from './wal-archive.js';
-import type { LocalWalStore, StoredWal } from '../storage/wal-store.js';
+import { stageRemote } from './remote.js';
+import type { WalArchive } from './wal-archive.js';
+import type { StoredWal } from '../storage/wal-store.js';
 
 export type PitrStep =
   | { step: 'planned'; baseId: string; segments: number }
@@ -110,7 +112,7 @@ export interface PitrVerification {
  */
 export async function verifyPitr(options: Pick<RestoreAtOptions, 'database' | 'dir' | 'decryption' | 'signal' | 'onStep' | 'env'>): Promise<PitrVerification> {
   const database = requirePostgres(options.database);
-  const [bases, { objects }] = await Promise.all([baseBackupsOf(database, options.dir), walStoreOf(database, options.dir).list()]);
+  const [bases, { objects }] = await Promise.all([baseBackupsOf(database, options.dir), walArchiveOf(database, options.dir).list()]);
   const newest = restorableWindow(bases, objects).newest;
   if (!newest) throw new DbguardError(`Nothing to verify: ${database.name} has no restorable window yet.`, { hint: 'Run `dbguard pitr enable` and `dbguard serve`.' });
   const at = new Date(newest);
@@ -141,14 +143,16 @@ async function withRecoveredCopy<T>(
   fn: (copy: RecoveredCopy, recovered: { baseId: string; segments: number; lastTransaction: string | null }) => Promise<T>,
 ): Promise<T> {
   const { database, signal } = options;
-  const [bases, { objects }] = await Promise.all([baseBackupsOf(database, options.dir), walStoreOf(database, options.dir).list()]);
+  const archive = walArchiveOf(database, options.dir);
+  const [bases, { objects }] = await Promise.all([baseBackupsOf(database, options.dir), archive.list()]);
   const { run, segments } = planRecovery(bases, objects, options.at);
   const base = run.base;
   const binary = await findPostgresServer(Number(base.manifest.serverVersion.split('.')[0]), options.env);
   const account = await serverAccount();
   options.onStep?.({ step: 'planned', baseId: base.manifest.id, segments: segments.length });
 
-  const store = openSources({ dir: options.dir }).local;
+  const sources = openSources({ dir: options.dir, remote: database.backup.remote });
+  const store = sources.local;
   // As root the server runs as `postgres`, which cannot enter the private backups folder: its files go to a private temporary folder.
   const parent = account ? os.tmpdir() : await store.stagingDir();
   await removeLeftovers(parent);
@@ -161,9 +165,8 @@ async function withRecoveredCopy<T>(
     const walDir = path.join(runDir, 'wal');
     await fs.mkdir(dataDir, { mode: 0o700 });
     await fs.mkdir(walDir, { mode: 0o700 });
-    await unpackBase(base, dataDir, options.decryption, account, signal);
-    const walStore = walStoreOf(database, options.dir);
-    for (const stored of segments) await unpackCurrent(walStore, stored, path.join(walDir, stored.object.segment), options.decryption, signal);
+    await unpackBase(await localCopy(base, sources, signal), dataDir, options.decryption, account, signal);
+    for (const stored of segments) await unpackCurrent(archive, stored, path.join(walDir, stored.object.segment), options.decryption, signal);
     await prepareDataDir(dataDir);
     if (account) await chownTree([runDir, socketDir], account);
     signal?.throwIfAborted();
@@ -214,13 +217,13 @@ async function withRecoveredCopy<T>(
  * serve may replace a partial segment (by a newer capture, or by the finished segment) while it is being read: the
  * newer object of the same segment holds everything the older one did.
  */
-async function unpackCurrent(store: LocalWalStore, stored: StoredWal, dest: string, keys: DecryptionKeys | undefined, signal?: AbortSignal): Promise<void> {
+async function unpackCurrent(archive: WalArchive, stored: StoredWal, dest: string, keys: DecryptionKeys | undefined, signal?: AbortSignal): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await unpackSegment(stored, dest, keys, signal);
+      return await archive.unpack(stored, dest, keys, signal);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !stored.object.partial || attempt >= 5) throw error;
-      const { objects } = await store.list();
+      const { objects } = await archive.list();
       const same = objects.filter((o) => o.object.segment === stored.object.segment);
       const next = same.find((o) => !o.object.partial) ?? same[0];
       if (!next) throw error;
@@ -229,8 +232,33 @@ async function unpackCurrent(store: LocalWalStore, stored: StoredWal, dest: stri
   }
 }
 
+/**
+ * The base backup as a local file: its local copy, or the bucket's downloaded into the staging folder (checksum
+ * checked as it streams), removed once unpacked.
+ */
+async function localCopy(base: StoredBackup & Partial<Pick<ListedBackup, 'copies'>>, sources: BackupSources, signal?: AbortSignal): Promise<{ stored: StoredBackup; dispose: () => Promise<void> }> {
+  const remote = base.copies?.remote ?? (base.location === 'remote' ? base : undefined);
+  if (base.location === 'local' || !remote || !sources.remote) return { stored: base, dispose: async () => {} };
+  const { staged, dispose } = await stageRemote(sources.local, sources.remote, remote, { signal });
+  return { stored: staged, dispose };
+}
+
 /** Checks the base backup's checksum, then unpacks its tar into `dataDir`. */
-async function unpackBase(base: StoredBackup, dataDir: string, keys: DecryptionKeys | undefined, account: { uid: number; gid: number } | undefined, signal?: AbortSignal): Promise<void> {
+async function unpackBase(
+  copy: { stored: StoredBackup; dispose: () => Promise<void> },
+  dataDir: string,
+  keys: DecryptionKeys | undefined,
+  account: { uid: number; gid: number } | undefined,
+  signal?: AbortSignal,
+): Promise<void> {
+  try {
+    await unpackTar(copy.stored, dataDir, keys, account, signal);
+  } finally {
+    await copy.dispose();
+  }
+}
+
+async function unpackTar(base: StoredBackup, dataDir: string, keys: DecryptionKeys | undefined, account: { uid: number; gid: number } | undefined, signal?: AbortSignal): Promise<void> {
   const actual = await digestFile(base.file, undefined, signal);
   if (actual.sha256 !== base.manifest.sha256 || actual.size !== base.manifest.size) {
     throw new RefusedError(`Base backup ${base.manifest.id} is corrupted: its checksum does not match the manifest. Nothing was changed.`, 'Pick a moment after a later base backup.');

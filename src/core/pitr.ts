@@ -3,12 +3,14 @@ import { type PostgresConnection, engineName } from '../config/database-url.js';
 import { PgBaseBackupEngine } from '../engines/pg-base.js';
 import { connectPg, pgToolEnv, pgToolVersion, runPgTool } from '../engines/pg-tools.js';
 import { DbguardError, ExitCode, UsageError } from '../errors.js';
-import type { StoredBackup } from '../storage/manifest.js';
+import { S3WalStore } from '../storage/s3-wal-store.js';
 import { LocalWalStore } from '../storage/wal-store.js';
 import { type BackupResult, backup } from './backup.js';
+import { type ListedBackup, listSources } from './find-backup.js';
 import { databaseFilter } from './list.js';
 import { type RestorableWindow, isBase, restorableWindow } from './pitr-window.js';
 import { openSources } from './sources.js';
+import { WalArchive } from './wal-archive.js';
 import { parseLsn, parseSegmentName, segmentOfLsn } from './wal-names.js';
 
 /** The physical replication slot of a database: named after dbguard and the database. */
@@ -177,15 +179,23 @@ export async function takeBaseBackup(options: { database: NamedDatabase; dir: st
   });
 }
 
-/** This database's base backups, newest first. */
-export async function baseBackupsOf(database: NamedDatabase, dir: string): Promise<StoredBackup[]> {
-  const { backups } = await openSources({ dir }).local.list();
+/** This database's base backups in the local folder and the bucket, newest first (a local copy preferred). */
+export async function baseBackupsOf(database: NamedDatabase, dir: string): Promise<ListedBackup[]> {
+  const sources = openSources({ dir, remote: database.backup.remote });
+  const { backups } = await listSources(sources).catch(async (error: unknown) => {
+    // The bucket unreachable: the local base backups still recover what the local WAL reaches.
+    if (!sources.remote) throw error;
+    return listSources(sources, 'local');
+  });
   const ours = databaseFilter(database.target);
   return backups.filter((b) => isBase(b) && ours(b.manifest));
 }
 
-export function walStoreOf(database: NamedDatabase, dir: string): LocalWalStore {
-  return new LocalWalStore(openSources({ dir }).local.root, database.name);
+/** The database's WAL archive: the local folder, and the bucket when the database's backups go to one. */
+export function walArchiveOf(database: NamedDatabase, dir: string): WalArchive {
+  const sources = openSources({ dir, remote: database.backup.remote });
+  const local = new LocalWalStore(sources.local.root, database.name);
+  return new WalArchive(local, sources.remote && new S3WalStore(sources.remote, database.name), database.backup.remote?.keepLocal ?? true);
 }
 
 export interface PitrStatus {
@@ -197,13 +207,18 @@ export interface PitrStatus {
   server: { slotExists: boolean; active: boolean; retainedBytes: number | null } | { error: string };
   walObjects: number;
   walBytes: number;
+  /** Where the WAL archive is. */
+  walWhere: string;
+  /** Objects of the archive that cannot be used (or a bucket that cannot be read). */
+  problems: string[];
 }
 
 export async function pitrStatus(options: { database: NamedDatabase; dir: string; now?: Date }): Promise<PitrStatus> {
   const database = requirePostgres(options.database);
   const now = options.now ?? new Date();
   const slot = slotName(database.name);
-  const [bases, { objects }] = await Promise.all([baseBackupsOf(database, options.dir), walStoreOf(database, options.dir).list()]);
+  const archive = walArchiveOf(database, options.dir);
+  const [bases, { objects, problems }] = await Promise.all([baseBackupsOf(database, options.dir), archive.list()]);
   const window = restorableWindow(bases, objects);
   return {
     database: database.name,
@@ -213,6 +228,8 @@ export async function pitrStatus(options: { database: NamedDatabase; dir: string
     server: await slotState(database.target.connection, slot).catch((error: unknown) => ({ error: (error as Error).message })),
     walObjects: objects.length,
     walBytes: objects.reduce((sum, o) => sum + o.object.size, 0),
+    walWhere: archive.remote ? (archive.writers.includes(archive.local) ? `${archive.local.dir} and ${archive.remote.display}` : archive.remote.display) : archive.local.dir,
+    problems,
   };
 }
 
@@ -232,25 +249,27 @@ export async function slotState(connection: PostgresConnection, slot: string): P
 }
 
 /**
- * Deletes the WAL no kept base backup needs: segments before the oldest base backup's start. Never opens a hole:
- * only what lies before every base's first segment goes.
+ * Deletes the WAL no kept base backup needs, in each store by the base backups that store holds: segments before its
+ * oldest base backup's start. Never opens a hole: only what lies before every base's first segment goes.
  */
 export async function pruneWal(database: NamedDatabase, dir: string): Promise<string[]> {
   const bases = (await baseBackupsOf(database, dir)).filter(isBase);
-  if (bases.length === 0) return [];
-  const store = walStoreOf(database, dir);
-  const { objects } = await store.list();
-  const oldest = bases.reduce((min, b) => {
-    const { startLsn, timeline, walSegmentSize } = b.manifest.base;
-    const n = segmentOfLsn(parseLsn(startLsn), timeline, walSegmentSize).number;
-    return min === undefined || n < min.n ? { n, timeline, walSegmentSize } : min;
-  }, undefined as { n: bigint; timeline: number; walSegmentSize: number } | undefined)!;
+  const archive = walArchiveOf(database, dir);
   const removed: string[] = [];
-  for (const stored of objects) {
-    const id = parseSegmentName(stored.object.segment, oldest.walSegmentSize);
-    if (id.timeline <= oldest.timeline && id.number < oldest.n) {
-      await store.remove(stored);
-      removed.push(stored.object.segment);
+  for (const { store, objects } of await archive.listEach()) {
+    const held = bases.filter((b) => (store === archive.local ? b.copies.local : b.copies.remote));
+    if (held.length === 0) continue;
+    const oldest = held.reduce((min, b) => {
+      const { startLsn, timeline, walSegmentSize } = b.manifest.base!;
+      const n = segmentOfLsn(parseLsn(startLsn), timeline, walSegmentSize).number;
+      return min === undefined || n < min.n ? { n, timeline, walSegmentSize } : min;
+    }, undefined as { n: bigint; timeline: number; walSegmentSize: number } | undefined)!;
+    for (const stored of objects) {
+      const id = parseSegmentName(stored.object.segment, oldest.walSegmentSize);
+      if (id.timeline <= oldest.timeline && id.number < oldest.n) {
+        await store.remove(stored);
+        removed.push(stored.object.segment);
+      }
     }
   }
   return removed;

@@ -9,13 +9,11 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import type { NamedDatabase } from '../config/databases.js';
-import { type Coverage, shipSegment } from '../core/wal-archive.js';
+import { type Coverage, WalShipper } from '../core/wal-archive.js';
 import { isSegmentName, parseLsn, parseSegmentName, segmentEndLsn } from '../core/wal-names.js';
-import { type PostgresDatabase, slotName, walStoreOf } from '../core/pitr.js';
+import { type PostgresDatabase, slotName, walArchiveOf } from '../core/pitr.js';
 import { connectPg, pgToolEnv, spawnPgTool, waitForPgTool } from '../engines/pg-tools.js';
-import type { Compression } from '../pipeline/compression.js';
 import { ensurePrivateDir, isProcessAlive } from '../storage/fs-atomic.js';
-import type { LocalWalStore, StoredWal } from '../storage/wal-store.js';
 import type { Logger } from './log.js';
 
 export interface ReceiverEvents {
@@ -41,16 +39,15 @@ export class WalReceiver {
   private restartDelayMs = 1000;
   private stopping = false;
   private ticking: Promise<void> | undefined;
-  private readonly store: LocalWalStore;
+  private readonly shipper: WalShipper;
   private readonly spool: string;
   private readonly slot: string;
   /** The server's WAL position sampled at a moment, not yet known to be received. */
   private pending: Coverage | undefined;
   /** Samples known to be received (newest last). */
   private confirmed: Coverage[] = [];
-  private partial: StoredWal | undefined;
   private segmentSize: number | undefined;
-  private alerts = { lag: false, retained: false };
+  private alerts = { lag: false, retained: false, remote: false };
   state: ReceiverState = { newest: null, lagMs: null, retainedBytes: null, streaming: false };
 
   constructor(
@@ -60,7 +57,13 @@ export class WalReceiver {
     private readonly events: ReceiverEvents,
     private readonly now: () => Date = () => new Date(),
   ) {
-    this.store = walStoreOf(database, dir);
+    const { compression, encryption } = database.backup;
+    this.shipper = new WalShipper(walArchiveOf(database, dir), {
+      compression: compression ?? { algorithm: 'zstd' },
+      encryption,
+      remotePartialEveryMs: Math.floor(database.pitr!.maxLagMs / 2),
+      now,
+    });
     this.spool = path.join(dir, '.dbguard', 'wal-spool', database.name);
     this.slot = slotName(database.name);
   }
@@ -72,9 +75,7 @@ export class WalReceiver {
   async start(): Promise<void> {
     await ensurePrivateDir(path.dirname(this.spool));
     await ensurePrivateDir(this.spool);
-    await this.store.cleanupInterrupted();
-    this.partial = (await this.store.list()).objects.filter((o) => o.object.partial).at(-1);
-    this.state.newest = (await this.store.list()).objects.reduce<string | null>((max, o) => (o.object.coverage && (!max || o.object.coverage.at > max) ? o.object.coverage.at : max), null);
+    this.state.newest = await this.shipper.load();
     await this.stopLeftover();
     this.spawn();
     this.timer = setInterval(() => void this.tick(), this.tickMs);
@@ -148,6 +149,7 @@ export class WalReceiver {
   }
 
   private async round(): Promise<void> {
+    this.shipper.beginRound();
     const confirmedNow = await this.sample().catch((error: unknown) => {
       this.log('warn', 'pitr.sample-failed', { database: this.database.name, error: (error as Error).message });
       void this.client?.end().catch(() => {});
@@ -156,7 +158,23 @@ export class WalReceiver {
     });
     await this.shipFinished();
     if (confirmedNow) await this.shipPartial();
+    this.checkRemote();
     this.checkLag();
+  }
+
+  /** The bucket failed: the WAL waits in the spool (and the local folder) until it answers again. */
+  private checkRemote(): void {
+    const outcome = this.shipper.remoteOutcome;
+    const where = this.shipper.archive.remote?.display;
+    if (outcome instanceof Error && !this.alerts.remote) {
+      const reason = outcome.message.split('\n')[0];
+      this.log('error', 'pitr.remote-failed', { database: this.database.name, remote: where, error: reason });
+      this.events.onAlert(this.database, `the WAL cannot be copied to ${where}: ${reason}; it waits on this machine until the bucket answers`);
+      this.alerts.remote = true;
+    } else if (outcome === 'ok' && this.alerts.remote) {
+      this.log('info', 'pitr.remote-recovered', { database: this.database.name, remote: where });
+      this.alerts.remote = false;
+    }
   }
 
   /** Samples the server's WAL position; true when an earlier sample is now known to be received. */
@@ -200,45 +218,31 @@ export class WalReceiver {
 
   private async shipFinished(): Promise<void> {
     const names = (await fs.readdir(this.spool).catch(() => [] as string[])).filter(isSegmentName).sort();
-    if (names.length === 0) return;
-    const { objects } = await this.store.list();
     for (const segment of names) {
       const file = path.join(this.spool, segment);
-      const stored = objects.find((o) => o.object.segment === segment && !o.object.partial);
-      if (!stored) {
-        const shipped = await shipSegment(this.store, file, segment, { ...this.encoding(), partial: false, coverage: this.coverageUpTo(segment), now: this.now });
-        this.log('info', 'pitr.segment', { database: this.database.name, segment, size: shipped.object.size });
+      const { shipped, complete } = await this.shipper.shipFinished(file, segment, this.coverageUpTo(segment));
+      if (shipped) {
+        this.log('info', 'pitr.segment', { database: this.database.name, segment, size: shipped.object.size, where: shipped.location });
         this.advance(shipped.object.coverage);
       }
-      const partial = objects.find((o) => o.object.segment === segment && o.object.partial);
-      if (partial) await this.store.remove(partial);
-      if (this.partial?.object.segment === segment) this.partial = undefined;
-      await fs.rm(file, { force: true });
+      if (complete) await fs.rm(file, { force: true });
     }
   }
 
   private async shipPartial(): Promise<void> {
     const name = (await fs.readdir(this.spool).catch(() => [] as string[])).find((n) => n.endsWith('.partial') && isSegmentName(n.slice(0, -8)));
     if (!name) return;
-    const segment = name.slice(0, -8);
     const coverage = this.confirmed.at(-1) ?? null;
-    const previous = this.partial?.object.segment === segment ? this.partial : undefined;
     try {
-      this.partial = await shipSegment(this.store, path.join(this.spool, name), segment, { ...this.encoding(), partial: true, coverage, previous, now: this.now });
+      if (await this.shipper.shipPartial(path.join(this.spool, name), name.slice(0, -8), coverage)) this.advance(coverage);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // finished meanwhile: shipped as a finished segment next round
       throw error;
     }
-    this.advance(coverage);
   }
 
   private advance(coverage: Coverage | null): void {
     if (coverage && (!this.state.newest || coverage.at > this.state.newest)) this.state.newest = coverage.at;
-  }
-
-  private encoding(): { compression: Compression; encryption: PostgresDatabase['backup']['encryption'] } {
-    const { compression, encryption } = this.database.backup;
-    return { compression: compression ?? { algorithm: 'zstd' }, encryption };
   }
 
   private checkLag(): void {

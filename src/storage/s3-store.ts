@@ -220,6 +220,41 @@ export class S3BackupStore {
     return `s3://${this.remote.bucket}/${key}`;
   }
 
+  /** `<prefix>/<parts...>`: a key under the store's prefix. */
+  key(...parts: string[]): string {
+    return [this.remote.prefix, ...parts].filter(Boolean).join('/');
+  }
+
+  /** One object's bytes as a stream (resumed like `openData`); a missing object fails with code ENOENT. */
+  openObject(key: string, size: number, signal?: AbortSignal): Readable {
+    return Readable.from(this.readObject(key, size, signal), { objectMode: false });
+  }
+
+  /** The objects directly under `prefix/` (not deeper), with their sizes. */
+  listFolder(prefix: string): Promise<Array<{ key: string; size: number }>> {
+    return this.listObjects(`${prefix}/`);
+  }
+
+  /** A small object's text; undefined when it does not exist. */
+  async readIfExists(key: string): Promise<string | undefined> {
+    try {
+      return await this.readText(key);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw describeS3Error(error, this.remote);
+    }
+  }
+
+  async removeObject(key: string): Promise<void> {
+    const client = await this.client();
+    const { DeleteObjectCommand } = await import('@aws-sdk/client-s3');
+    try {
+      await client.send(new DeleteObjectCommand({ Bucket: this.remote.bucket, Key: key }));
+    } catch (error) {
+      throw describeS3Error(error, this.remote);
+    }
+  }
+
   private async *readObject(key: string, size: number, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
     const client = await this.client();
     const { GetObjectCommand } = await import('@aws-sdk/client-s3');
@@ -245,6 +280,7 @@ export class S3BackupStore {
         throw Object.assign(new Error(`the download stopped at ${offset} of ${size} bytes`), { code: 'ECONNRESET' });
       } catch (error) {
         if (signal?.aborted) throw new DbguardError('Download cancelled.', { cause: error });
+        if (isNotFound(error)) throw Object.assign(new DbguardError(`${this.url(key)} does not exist.`, { cause: error }), { code: 'ENOENT' });
         if (!isTransient(error) || ++failures >= DOWNLOAD_ATTEMPTS) throw describeS3Error(error, this.remote);
         await sleep(200 * 2 ** failures, undefined, { signal });
       }

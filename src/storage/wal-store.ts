@@ -32,9 +32,14 @@ export type WalObject = z.infer<typeof walObjectSchema>;
 
 export interface StoredWal {
   object: WalObject;
-  /** Absolute path of the data file. */
+  /** Absolute path of the data file (local), or its key in the bucket (remote). */
   file: string;
   descriptionPath: string;
+  location: 'local' | 'remote';
+}
+
+export function walDescriptionName(segment: string, partial: boolean): string {
+  return `${segment}${partial ? '.partial' : ''}.json`;
 }
 
 /** The WAL of one database in a local folder: `<backups>/wal/<database>/<segment>[.partial].json` and its data. */
@@ -46,7 +51,7 @@ export class LocalWalStore {
   }
 
   descriptionPath(segment: string, partial: boolean): string {
-    return path.join(this.dir, `${segment}${partial ? '.partial' : ''}.json`);
+    return path.join(this.dir, walDescriptionName(segment, partial));
   }
 
   /** Every described object, ordered by segment (a finished segment before the partial of the same name). */
@@ -66,7 +71,7 @@ export class LocalWalStore {
           problems.push(`${name}: its data file ${object.fileName} is missing`);
           continue;
         }
-        objects.push({ object, file, descriptionPath });
+        objects.push({ object, file, descriptionPath, location: 'local' });
       } catch (error) {
         problems.push(`${name}: unreadable (${(error as Error).message.split('\n')[0]})`);
       }
@@ -89,7 +94,7 @@ export class LocalWalStore {
     const descriptionPath = this.descriptionPath(object.segment, object.partial);
     await writeFileAtomic(descriptionPath, `${JSON.stringify(object, null, 2)}\n`);
     if (previous && previous.file !== file) await fs.rm(previous.file, { force: true });
-    return { object, file, descriptionPath };
+    return { object, file, descriptionPath, location: 'local' };
   }
 
   /** Rewrites a description (a partial whose bytes did not change, covering a later moment). */

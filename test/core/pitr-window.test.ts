@@ -33,6 +33,7 @@ function wal(segment: string, coverageAt: string | null, partial = false): Store
       coverage: coverageAt ? { at: coverageAt, lsn: '0/0' } : null,
     },
     file: `/w/${segment}`,
+    location: 'local',
     descriptionPath: `/w/${segment}.json`,
   };
 }

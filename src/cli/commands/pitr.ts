@@ -57,7 +57,8 @@ export function registerPitr(program: Command, ctx: CliContext): void {
       `${database.name}: point-in-time recovery${database.pitr ? '' : ' (not configured: add "pitr": true to this database)'}`,
       `  window    ${window.oldest && window.newest ? `${window.oldest} to ${window.newest}` : 'none yet'}${window.bases > 0 ? ` (${window.bases} base backup${window.bases === 1 ? '' : 's'})` : ''}`,
       `  lag       ${result.lagMs === null ? 'unknown' : formatAge(result.lagMs)}${database.pitr ? ` (maxLag ${formatAge(database.pitr.maxLagMs)})` : ''}`,
-      `  archive   ${result.walObjects} WAL objects, ${formatBytes(result.walBytes)}`,
+      `  archive   ${result.walObjects} WAL objects, ${formatBytes(result.walBytes)} in ${result.walWhere}`,
+      ...result.problems.map((p) => `  PROBLEM   ${p}`),
       'error' in server
         ? `  slot      ${result.slot}: server unreachable (${server.error})`
         : `  slot      ${result.slot}: ${server.slotExists ? `${server.active ? 'streaming' : 'NOT being read'}, holds ${server.retainedBytes === null ? '?' : formatBytes(server.retainedBytes)} of WAL on the server` : 'missing (run dbguard pitr enable)'}`,
