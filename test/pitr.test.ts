@@ -34,6 +34,12 @@ async function content(database: string): Promise<Record<string, unknown[]>> {
   return result;
 }
 
+/** serve's /metrics for the database `lag`: metric name -> value. */
+async function scrape(url: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return new Map([...text.matchAll(/^(dbguard_pitr_\w+)\{database="lag"\} (\S+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A moment strictly between what was committed before and what is committed after. */
@@ -221,6 +227,10 @@ describe('point-in-time recovery', () => {
       // serve creates the slot and takes the first base backup itself when `pitr enable` was never run.
       await serve.waitFor(serve.event('pitr.base.done', 'lag'), 'the first base backup', { timeoutMs: 120_000 });
       await serve.waitFor(serve.event('pitr.streaming', 'lag'), 'pitr.streaming');
+      await eventually(async () => {
+        const s = parseJson<{ window: { newest: string | null } }>(await runCli(['pitr', 'status', '--database', 'lag', '--json'], { cwd, env }));
+        return s.window.newest ?? undefined;
+      }, 'a restorable window');
       const receiver = processes().find((line) => line.includes('pg_receivewal') && line.includes('--slot=dbguard_lag'))!;
       const pid = Number(receiver.trim().split(/\s+/)[0]);
       process.kill(pid, 'SIGSTOP'); // the receiver hangs: nothing more is received
@@ -233,13 +243,51 @@ describe('point-in-time recovery', () => {
         expect(new Set(alerts.map((a) => a.event))).toEqual(new Set(['pitr-lag']));
         expect(alerts.some((a) => a.error.includes('is older than maxLag (2s)'))).toBe(true);
         expect(alerts.some((a) => /holds back [\d.]+ MB of WAL on the server \(limit 0\.5 MB\)/.test(a.error))).toBe(true);
+
+        // serve's /metrics: the lag, the WAL held back and the limits.
+        const serveUrl = await serve.url();
+        const metrics = await eventually(async () => {
+          const m = await scrape(serveUrl);
+          return m.get('dbguard_pitr_slot_retained_bytes')! > 0.5 * 1048576 ? m : undefined;
+        }, 'the held-back WAL in /metrics', 30_000);
+        expect(metrics.get('dbguard_pitr_lag_seconds')).toBeGreaterThanOrEqual(0);
+        expect(metrics.get('dbguard_pitr_max_lag_seconds')).toBe(2);
+        expect(metrics.get('dbguard_pitr_slot_retained_bytes')).toBeGreaterThan(0.5 * 1048576);
+        expect(metrics.get('dbguard_pitr_slot_retained_limit_bytes')).toBe(0.5 * 1048576);
       } finally {
         process.kill(pid, 'SIGCONT');
       }
       await serve.waitFor(serve.event('pitr.caught-up', 'lag'), 'pitr.caught-up', { timeoutMs: 30_000 });
-      expect(serve.events.filter((e) => e.event === 'pitr.lag')).toHaveLength(1); // once per episode
+      const { window } = parseJson<{ window: { oldest: string; newest: string } }>(await runCli(['pitr', 'status', '--database', 'lag', '--json'], { cwd, env }));
+      const metrics = await scrape(await serve.url());
+      expect(metrics.get('dbguard_pitr_streaming')).toBe(1);
+      expect(metrics.get('dbguard_pitr_oldest_restorable_timestamp_seconds')).toBe(Date.parse(window.oldest) / 1000);
+      expect(metrics.get('dbguard_pitr_newest_restorable_timestamp_seconds')).toBeGreaterThanOrEqual(Date.parse(window.newest) / 1000);
+      expect(metrics.get('dbguard_pitr_window_holes')).toBe(0);
+      // Once per episode: each alert is followed by its all-clear before the next.
+      const episodes = serve.events.filter((e) => e.database === 'lag' && (e.event === 'pitr.lag' || e.event === 'pitr.caught-up')).map((e) => e.event);
+      expect(episodes.length).toBeGreaterThanOrEqual(2);
+      expect(episodes).toEqual(episodes.map((_, i) => (i % 2 === 0 ? 'pitr.lag' : 'pitr.caught-up')));
       await serve.stop();
       expect(processes().filter((line) => line.includes('--slot=dbguard_lag'))).toEqual([]);
+
+      // Nothing reads the slot now: dbguard status says so, and that the window falls behind (exit 1).
+      await sql('lagging', 'INSERT INTO t VALUES (0, NULL)');
+      await sleep(2500);
+      const stalled = await runCli(['status', '--database', 'lag', '--json'], { cwd, env });
+      expect(stalled.code).toBe(1);
+      const [state] = parseJson<Array<{ problems: string[]; pitr: { lagMs: number; server: { active: boolean; retainedBytes: number }; problems: string[] } }>>(stalled);
+      expect(state!.pitr.lagMs).toBeGreaterThan(2000);
+      expect(state!.pitr.server).toMatchObject({ active: false });
+      expect(state!.pitr.problems).toEqual([
+        expect.stringMatching(/^the newest restorable point is \d+s old \(maxLag 2s\)$/),
+        'nothing reads the replication slot dbguard_lag (is dbguard serve running?)',
+        expect.stringMatching(/^the slot dbguard_lag holds back [\d.]+ MB of WAL on the server \(limit 0\.5 MB\)$/),
+      ]);
+      expect(state!.problems).toContain(`point-in-time recovery: ${state!.pitr.problems[1]}`);
+      const text = await runCli(['status', '--database', 'lag'], { cwd, env });
+      expect(text.stdout).toMatch(/restorable window {3}\S+ \S+ to \S+ \S+/);
+      expect(text.stdout).toContain('replication slot    dbguard_lag: NOT being read');
     } finally {
       await serve.stop('SIGKILL');
       await hook.close();

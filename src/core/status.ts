@@ -10,11 +10,24 @@ import type { BackupType, StoredBackup } from '../storage/manifest.js';
 import { DEFAULT_BACKUP_DIR } from './defaults.js';
 import { retentionDatabaseKey } from './retention.js';
 import { totalRows } from './table-counts.js';
+import { type PitrStatus, pitrStatus } from './pitr.js';
 
 export interface StatusOptions {
   databases: NamedDatabase[];
   dir?: string | undefined;
   now?: (() => Date) | undefined;
+  /** Also ask the server and the WAL archive about point-in-time recovery (databases with `pitr`). */
+  pitr?: boolean | undefined;
+}
+
+export interface PitrSummary {
+  window: PitrStatus['window'];
+  lagMs: number | null;
+  maxLagMs: number;
+  slot: string;
+  server: PitrStatus['server'];
+  maxSlotWalBytes: number;
+  problems: string[];
 }
 
 export interface BackupSummary {
@@ -43,6 +56,8 @@ export interface DatabaseStatus {
   maxAgeMs: number;
   /** Why the database is not fresh (empty when it is). */
   problems: string[];
+  /** Point-in-time recovery, when configured and asked for; its problems are among `problems` too. */
+  pitr?: PitrSummary | undefined;
 }
 
 /**
@@ -60,9 +75,19 @@ export async function backupStatus(options: StatusOptions): Promise<DatabaseStat
       const key = retentionDatabaseKey({ engine: engine.kind, database: engine.identity() });
       const all = remoteOnly(database) ? await backupsWherever(store.root, database) : backups;
       const own = all.filter((b) => retentionDatabaseKey(b.manifest) === key);
-      return statusOf(database, engine.kind, own, attempts[key] ?? null, now);
+      const status = statusOf(database, engine.kind, own, attempts[key] ?? null, now);
+      return options.pitr && database.pitr ? withPitr(status, database, options.dir, now) : status;
     }),
   );
+}
+
+async function withPitr(status: DatabaseStatus, database: NamedDatabase, dir: string | undefined, now: Date): Promise<DatabaseStatus> {
+  const pitr = database.pitr!;
+  const found = await pitrStatus({ database, dir: path.resolve(dir ?? DEFAULT_BACKUP_DIR), now });
+  const problems = pitrProblems(found, pitr);
+  const summary: PitrSummary = { window: found.window, lagMs: found.lagMs, maxLagMs: pitr.maxLagMs, slot: found.slot, server: found.server, maxSlotWalBytes: pitr.maxSlotWalBytes, problems };
+  const all = [...status.problems, ...problems.map((p) => `point-in-time recovery: ${p}`)];
+  return { ...status, problems: all, state: status.state === 'fresh' && all.length > 0 ? 'stale' : status.state, pitr: summary };
 }
 
 /** A database whose backups go straight to the bucket has nothing local to judge its freshness by. */
@@ -148,4 +173,28 @@ export async function newestBackupOf(options: { dir?: string | undefined; target
   const key = retentionDatabaseKey({ engine: engine.kind, database: engine.identity() });
   const backups = options.backup && remoteOnly({ backup: options.backup }) ? await backupsWherever(store.root, { backup: options.backup }) : (await store.list()).backups;
   return backups.find((b) => b.manifest.type !== 'export' && b.manifest.type !== 'base' && retentionDatabaseKey(b.manifest) === key) ?? null;
+}
+
+/** What is wrong with a database's point-in-time recovery: no window, a lag past maxLag, a hole, a slot at risk. */
+export function pitrProblems(status: PitrStatus, pitr: NonNullable<NamedDatabase['pitr']>): string[] {
+  const problems: string[] = [];
+  const { window, server } = status;
+  if (!window.newest) problems.push('no restorable window yet');
+  else if (status.lagMs !== null && status.lagMs > pitr.maxLagMs) {
+    problems.push(`the newest restorable point is ${formatAge(status.lagMs)} old (maxLag ${formatAge(pitr.maxLagMs)})`);
+  }
+  for (const hole of window.holes) problems.push(`WAL segments ${hole.from === hole.to ? hole.from : `${hole.from} to ${hole.to}`} are missing from the archive`);
+  if ('error' in server) problems.push(`the server cannot be asked about the slot ${status.slot}: ${server.error}`);
+  else if (!server.slotExists) problems.push(`the replication slot ${status.slot} is missing (run dbguard pitr enable)`);
+  else {
+    if (!server.active) problems.push(`nothing reads the replication slot ${status.slot} (is dbguard serve running?)`);
+    if (server.retainedBytes !== null && server.retainedBytes > pitr.maxSlotWalBytes) {
+      problems.push(`the slot ${status.slot} holds back ${megabytes(server.retainedBytes)} of WAL on the server (limit ${megabytes(pitr.maxSlotWalBytes)})`);
+    }
+  }
+  return problems;
+}
+
+function megabytes(bytes: number): string {
+  return `${Number((bytes / 1048576).toFixed(1))} MB`;
 }

@@ -1,6 +1,19 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { DatabaseStatus } from '../core/status.js';
 
+/** What serve knows live about one database's point-in-time recovery. */
+export interface PitrMetrics {
+  database: string;
+  streaming: boolean;
+  newest: string | null;
+  oldest: string | null;
+  holes: number;
+  lagMs: number | null;
+  maxLagMs: number;
+  retainedBytes: number | null;
+  maxSlotWalBytes: number;
+}
+
 const seconds = (iso: string) => Date.parse(iso) / 1000;
 
 /**
@@ -23,6 +36,16 @@ export class ServeMetrics {
     verifyOk: this.gauge('dbguard_verification_last_success', '1 when the last verification passed, 0 when it failed'),
     verifyAge: this.gauge('dbguard_verification_age_seconds', 'Time since the last verification'),
   };
+  private readonly pitr = {
+    streaming: this.gauge('dbguard_pitr_streaming', '1 while the WAL receiver runs'),
+    newest: this.gauge('dbguard_pitr_newest_restorable_timestamp_seconds', 'The newest moment point-in-time recovery restores'),
+    oldest: this.gauge('dbguard_pitr_oldest_restorable_timestamp_seconds', 'The oldest moment point-in-time recovery restores (the oldest base backup)'),
+    holes: this.gauge('dbguard_pitr_window_holes', 'Runs of WAL segments missing from the archive'),
+    lag: this.gauge('dbguard_pitr_lag_seconds', 'Time since the newest restorable moment'),
+    maxLag: this.gauge('dbguard_pitr_max_lag_seconds', 'The configured maxLag'),
+    retained: this.gauge('dbguard_pitr_slot_retained_bytes', 'WAL the replication slot holds back on the server'),
+    retainedLimit: this.gauge('dbguard_pitr_slot_retained_limit_bytes', 'The configured maxSlotWalMB, in bytes'),
+  };
   private readonly nextRun = new Gauge({ name: 'dbguard_next_run_timestamp_seconds', help: 'Next scheduled run', labelNames: ['database', 'job'], registers: [this.registry] });
   private readonly up = new Gauge({ name: 'dbguard_scheduler_up', help: '1 while the scheduler runs', registers: [this.registry] });
 
@@ -35,8 +58,8 @@ export class ServeMetrics {
   }
 
   /** The metrics text for one scrape. */
-  async render(statuses: DatabaseStatus[], nextRuns: Array<{ database: string; job: string; at: Date }>, up: boolean, now = new Date()): Promise<string> {
-    for (const gauge of Object.values(this.gauges)) gauge.reset();
+  async render(statuses: DatabaseStatus[], nextRuns: Array<{ database: string; job: string; at: Date }>, up: boolean, now = new Date(), pitr: PitrMetrics[] = []): Promise<string> {
+    for (const gauge of [...Object.values(this.gauges), ...Object.values(this.pitr)]) gauge.reset();
     this.nextRun.reset();
     for (const s of statuses) {
       const database = s.name;
@@ -59,6 +82,20 @@ export class ServeMetrics {
         g.verifyOk.set({ database }, s.lastVerification.ok ? 1 : 0);
         g.verifyAge.set({ database }, (now.getTime() - Date.parse(s.lastVerification.at)) / 1000);
       }
+    }
+    for (const p of pitr) {
+      const database = p.database;
+      const g = this.pitr;
+      g.streaming.set({ database }, p.streaming ? 1 : 0);
+      g.holes.set({ database }, p.holes);
+      g.maxLag.set({ database }, p.maxLagMs / 1000);
+      g.retainedLimit.set({ database }, p.maxSlotWalBytes);
+      if (p.newest) {
+        g.newest.set({ database }, seconds(p.newest));
+        g.lag.set({ database }, Math.max(0, now.getTime() - Date.parse(p.newest)) / 1000);
+      }
+      if (p.oldest) g.oldest.set({ database }, seconds(p.oldest));
+      if (p.retainedBytes !== null) g.retained.set({ database }, p.retainedBytes);
     }
     for (const run of nextRuns) this.nextRun.set({ database: run.database, job: run.job }, run.at.getTime() / 1000);
     this.up.set(up ? 1 : 0);

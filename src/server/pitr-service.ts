@@ -1,11 +1,13 @@
 import { Cron } from 'croner';
 import type { NamedDatabase } from '../config/databases.js';
-import { type PostgresDatabase, baseBackupsOf, ensureSlot, pruneWal, slotName, takeBaseBackup } from '../core/pitr.js';
+import { type PostgresDatabase, baseBackupsOf, ensureSlot, pruneWal, slotName, takeBaseBackup, walArchiveOf } from '../core/pitr.js';
+import { isBase, restorableWindow } from '../core/pitr-window.js';
 import { formatAge } from '../core/status.js';
 import type { Notifier } from '../notify/index.js';
 import { verifyPitr } from '../core/pitr-restore.js';
 import type { DecryptionKeys } from '../pipeline/encryption.js';
 import type { Logger } from './log.js';
+import type { PitrMetrics } from './metrics.js';
 import { type ReceiverState, WalReceiver } from './wal-receiver.js';
 
 interface Streamed {
@@ -15,6 +17,8 @@ interface Streamed {
   verify: Cron | undefined;
   /** The settings it was started with: a reload that changes them restarts it. */
   key: string;
+  /** Read at start and after each base backup: when each base backup became consistent, and the holes. */
+  window?: { bases: string[]; holes: number } | undefined;
 }
 
 /** Point-in-time recovery inside serve: one WAL receiver and one base backup schedule per database with `pitr`. */
@@ -50,6 +54,37 @@ export class PitrService {
     return [...this.streamed.entries()].map(([database, s]) => ({ database, ...s.receiver.state }));
   }
 
+  /** For /metrics: the receivers' live state, with the window's start and holes as last read. */
+  metrics(): PitrMetrics[] {
+    return [...this.streamed.entries()].map(([database, s]) => {
+      const { pitr } = s.receiver.database;
+      const { state } = s.receiver;
+      return {
+        database,
+        streaming: state.streaming,
+        newest: state.newest,
+        // The oldest base backup the WAL has reached: the window's start, without listing the archive at each scrape.
+        oldest: state.newest ? (s.window?.bases.filter((at) => at <= state.newest!).sort()[0] ?? null) : null,
+        holes: s.window?.holes ?? 0,
+        lagMs: state.lagMs,
+        maxLagMs: pitr!.maxLagMs,
+        retainedBytes: state.retainedBytes,
+        maxSlotWalBytes: pitr!.maxSlotWalBytes,
+      };
+    });
+  }
+
+  /** Reads the restorable window of the archive (the oldest point moves only with base backups and pruning). */
+  private async refreshWindow(database: PostgresDatabase): Promise<void> {
+    try {
+      const [bases, { objects }] = await Promise.all([baseBackupsOf(database, this.options.dir), walArchiveOf(database, this.options.dir).list()]);
+      const streamed = this.streamed.get(database.name);
+      if (streamed) streamed.window = { bases: bases.flatMap((b) => (isBase(b) ? [b.manifest.base.consistentAt] : [])), holes: restorableWindow(bases, objects).holes.length };
+    } catch (error) {
+      this.options.log('warn', 'pitr.window-unknown', { database: database.name, error: (error as Error).message });
+    }
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     await Promise.allSettled([...this.running.values()]);
@@ -65,6 +100,7 @@ export class PitrService {
     const verify = database.verify ? new Cron(database.verify.cron, { timezone: database.verify.timeZone, mode: '5-or-6-parts' }, () => void this.runVerify(database)) : undefined;
     this.streamed.set(database.name, { receiver, base, verify, key: keyOf(database, dir) });
     if ((await baseBackupsOf(database, dir)).length === 0) void this.runBase(database);
+    else void this.refreshWindow(database);
   }
 
   private async stopOne(name: string): Promise<void> {
@@ -86,6 +122,7 @@ export class PitrService {
       try {
         const result = await takeBaseBackup({ database, dir, onWarning: (message) => log('warn', 'pitr.base.warning', { database: database.name, message }) });
         const prunedWal = await pruneWal(database, dir);
+        await this.refreshWindow(database);
         const m = result.manifest;
         log('info', 'pitr.base.done', { database: database.name, id: m.id, size: m.size, durationMs: m.durationMs, startLsn: m.base?.startLsn, pruned: result.pruned, prunedWal: prunedWal.length });
       } catch (error) {

@@ -71,7 +71,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   const app = createApp({
     healthy: () => scheduler.active,
     metrics: async () => ({
-      body: await metrics.render(await backupStatus({ databases: current.databases, dir: current.dir }), scheduler.nextRuns(), scheduler.active),
+      body: await metrics.render(await backupStatus({ databases: current.databases, dir: current.dir }), scheduler.nextRuns(), scheduler.active, new Date(), pitr.metrics()),
       contentType: metrics.contentType,
     }),
   });

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { resolveDatabases } from '../../config/databases.js';
-import { type DatabaseStatus, backupStatus, formatAge } from '../../core/status.js';
+import { type DatabaseStatus, type PitrSummary, backupStatus, formatAge } from '../../core/status.js';
 import { DbguardError } from '../../errors.js';
 import { type CliContext, type CommonOptions, addDirOption, addJsonOption, backupDir, config, print, printJson, resolveDatabase } from '../context.js';
-import { formatDate } from '../format.js';
+import { formatBytes, formatDate } from '../format.js';
 
 export function registerStatus(program: Command, ctx: CliContext): void {
   const command = program
@@ -23,7 +23,7 @@ export function registerStatus(program: Command, ctx: CliContext): void {
     const databases = options.database
       ? [resolveDatabase(ctx, { database: options.database })]
       : resolveDatabases({ config: config(ctx), env: ctx.env, cwd: ctx.cwd });
-    const statuses = await backupStatus({ databases, dir: backupDir(ctx, options) });
+    const statuses = await backupStatus({ databases, dir: backupDir(ctx, options), pitr: true });
     if (options.json) printJson(ctx, statuses);
     else print(ctx, statuses.map((s) => describe(s, ctx.stdout.isTTY === true)).join('\n\n'));
     const notFresh = statuses.filter((s) => s.state !== 'fresh');
@@ -49,7 +49,24 @@ function describe(s: DatabaseStatus, color: boolean): string {
     `  last verification   ${verification}`,
     `  max age             ${formatAge(s.maxAgeMs)}`,
   ];
+  if (s.pitr) lines.push(...describePitr(s.pitr));
   if (s.nextBackup) lines.push(`  next backup         ${formatDate(s.nextBackup)}`);
   if (s.nextVerify) lines.push(`  next verification   ${formatDate(s.nextVerify)}`);
   return lines.join('\n');
+}
+
+function describePitr(p: PitrSummary): string[] {
+  const { window, server } = p;
+  const slot =
+    'error' in server
+      ? `server unreachable (${server.error})`
+      : !server.slotExists
+        ? 'missing'
+        : `${server.active ? 'streaming' : 'NOT being read'}, holds ${server.retainedBytes === null ? '?' : formatBytes(server.retainedBytes)} of WAL on the server (limit ${formatBytes(p.maxSlotWalBytes)})`;
+  return [
+    `  restorable window   ${window.oldest && window.newest ? `${formatDate(window.oldest)} to ${formatDate(window.newest)}` : 'none yet'}`,
+    `  pitr lag            ${p.lagMs === null ? 'unknown' : formatAge(p.lagMs)} (maxLag ${formatAge(p.maxLagMs)})`,
+    `  replication slot    ${p.slot}: ${slot}`,
+    ...p.problems.map((problem) => `  PITR PROBLEM        ${problem}`),
+  ];
 }
