@@ -3,7 +3,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseJson, runCli } from './harness/cli.js';
-import { type PgServer, TEST_PASSWORD, TEST_USER, pgUrl, startPostgres } from './harness/postgres.js';
+import { type PgServer, TEST_PASSWORD, TEST_USER, findPgBinDir, pgUrl, startPostgres } from './harness/postgres.js';
 import { type S3Server, startS3 } from './harness/s3.js';
 import { eventually, startServe } from './harness/serve.js';
 import { tempDir } from './harness/tmp.js';
@@ -89,7 +89,13 @@ describe('point-in-time recovery into the bucket', () => {
       const t2 = await moment();
       await serve.waitFor(serve.event('pitr.remote-failed', 'shop'), 'pitr.remote-failed', { timeoutMs: 60_000 });
       s3.proxy.heal();
-      await sql('shop', 'DROP TABLE items');
+      // A destructive command the guard lets through, approved: restore --at before:guard undoes it.
+      const guarded = await runCli(['run', '--approve', 'clean up', '--', path.join(findPgBinDir(), 'psql'), '--no-psqlrc', '-c', 'DROP TABLE items'], {
+        cwd,
+        env: { ...env, PGHOST: server.host, PGPORT: String(server.port), PGUSER: TEST_USER, PGPASSWORD: TEST_PASSWORD, PGDATABASE: 'shop', DATABASE_URL: pgUrl(server, 'shop') },
+      });
+      expect(guarded.code, guarded.stderr).toBe(0);
+      expect((await sql('shop', `SELECT 1 FROM pg_tables WHERE tablename = 'items'`)).length).toBe(0);
       const destroyed = new Date();
       await serve.waitFor(serve.event('pitr.remote-recovered', 'shop'), 'pitr.remote-recovered', { timeoutMs: 60_000 });
       const status = await eventually(async () => {
@@ -121,5 +127,15 @@ describe('point-in-time recovery into the bucket', () => {
       expect(await content(name)).toEqual(expected);
     }
     expect(readdirSync(path.join(newMachine, 'backups', '.dbguard', 'staging'))).toEqual([]);
+
+    // Just before the command the guard let through (its audit log is on the first machine): T2's content.
+    const undone = await runCli(['restore', '--at', 'before:guard', '--to', pgUrl(server, 'shop_guard'), '--database', 'shop', '--yes'], { cwd, env });
+    expect(undone.code, undone.stderr).toBe(0);
+    expect(undone.stderr).toContain('Before the command approved at');
+    expect(await content('shop_guard')).toEqual(moments[1]![1]);
+    const unknown = await runCli(['restore', '--at', 'before:guard:nope', '--to', pgUrl(server, 'shop_nope'), '--database', 'shop', '--yes'], { cwd, env });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('has no approved command whose backup is nope');
+    expect(unknown.stderr).toMatch(/DROP TABLE items' {2}\(before:guard:shop-\S+\)/);
   }, 300_000);
 });

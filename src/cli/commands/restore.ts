@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { listBackups, showBackup } from '../../core/list.js';
 import { restoreAt } from '../../core/pitr-restore.js';
-import { parseMoment } from '../../core/pitr-time.js';
+import { momentBeforeApproval, parseMoment } from '../../core/pitr-time.js';
+import type { NamedDatabase } from '../../config/databases.js';
+import { readAudit } from '../../guard/audit.js';
 import type { BackupType } from '../../storage/manifest.js';
 import { type RestorePlan, restore } from '../../core/restore.js';
 import { RefusedError, UsageError } from '../../errors.js';
@@ -36,7 +38,7 @@ export function registerRestore(program: Command, ctx: CliContext): void {
     .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
     .option('-i, --identity <file>', 'age identity file for an encrypted backup (default: $DBGUARD_AGE_IDENTITY_FILE)')
     .addOption(fromOption())
-    .option('--at <moment>', 'PostgreSQL with point-in-time recovery: the database as it was at this moment (ISO 8601, a local time, or before:<backup id>)');
+    .option('--at <moment>', 'PostgreSQL with point-in-time recovery: the database as it was at this moment (ISO 8601, a local time, before:<backup id>, or before:guard: just before the last command the guard let through)');
   addDbOption(command, 'the database to restore into (default: $DATABASE_URL, then DATABASE_URL in ./.env)');
   addDirOption(command);
   addJsonOption(command);
@@ -127,7 +129,7 @@ async function restoreToMoment(ctx: CliContext, ref: string | undefined, options
   }
   const database = resolveDatabase(ctx, { db: options.db, database: options.database });
   const target = options.to ? resolveDatabase(ctx, { db: options.to }).target : database.target;
-  const at = await momentOf(ctx, options.at!, database.pitr?.base.timeZone ?? database.schedule?.timeZone, dir);
+  const at = await momentOf(ctx, options.at!, database, dir);
   const decryption = await decryptionKeys(ctx, options.identity);
   let working: { stop(ok?: boolean): void } | undefined;
   const result = await withCancellation(
@@ -181,10 +183,19 @@ async function restoreToMoment(ctx: CliContext, ref: string | undefined, options
   );
 }
 
-/** `--at`: a moment, or `before:<backup id>` (one second before that backup was taken). */
-async function momentOf(ctx: CliContext, value: string, timeZone: string | undefined, dir: string): Promise<Date> {
-  if (!value.startsWith('before:')) return parseMoment(value, timeZone);
-  const found = await showBackup({ dir, ref: value.slice('before:'.length), remote: remoteSettings(ctx, config(ctx)) });
+/**
+ * `--at`: a moment, `before:<backup id>` (one second before that backup was taken), or `before:guard[:<backup id>]`
+ * (one second before the destructive command the guard let through, as its audit log recorded it).
+ */
+async function momentOf(ctx: CliContext, value: string, database: NamedDatabase, dir: string): Promise<Date> {
+  if (!value.startsWith('before:')) return parseMoment(value, database.pitr?.base.timeZone ?? database.schedule?.timeZone);
+  const ref = value.slice('before:'.length);
+  if (ref === 'guard' || ref.startsWith('guard:')) {
+    const { at, entry } = momentBeforeApproval(await readAudit(dir), ref, database.target.display);
+    info(ctx, `Before the command approved at ${entry.time}: ${entry.command}`);
+    return at;
+  }
+  const found = await showBackup({ dir, ref, remote: remoteSettings(ctx, config(ctx)) });
   return new Date(Date.parse(found.manifest.createdAt) - 1000);
 }
 
