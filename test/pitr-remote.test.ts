@@ -71,6 +71,7 @@ describe('point-in-time recovery into the bucket', () => {
 
     const serve = startServe(cwd, env);
     let moments: Array<[Date, Record<string, unknown[]>, string]> = [];
+    let status: Status | undefined;
     try {
       await serve.waitFor(serve.event('pitr.streaming', 'shop'), 'pitr.streaming');
       await sql('shop', `CREATE TABLE filler AS SELECT i, md5(i::text) AS v FROM generate_series(1, 50000) i`);
@@ -98,7 +99,7 @@ describe('point-in-time recovery into the bucket', () => {
       expect((await sql('shop', `SELECT 1 FROM pg_tables WHERE tablename = 'items'`)).length).toBe(0);
       const destroyed = new Date();
       await serve.waitFor(serve.event('pitr.remote-recovered', 'shop'), 'pitr.remote-recovered', { timeoutMs: 60_000 });
-      const status = await eventually(async () => {
+      status = await eventually(async () => {
         const s = parseJson<Status>(await runCli(['pitr', 'status', '--database', 'shop', '--json'], { cwd, env }));
         return s.window.newest && s.window.newest > destroyed.toISOString() ? s : undefined;
       }, 'the window in the bucket to reach the last change', 60_000);
@@ -117,6 +118,20 @@ describe('point-in-time recovery into the bucket', () => {
     } finally {
       await serve.stop();
     }
+
+    // prune reports the window before and after, per side; nothing the window needs goes.
+    const pruned = parseJson<{ windows: unknown[]; remote: { deleted: string[]; windows: Array<{ database: string; before: { newest: string }; after: { newest: string }; walDeleted: number }> } }>(
+      await runCli(['prune', '--json'], { cwd, env }),
+    );
+    expect(pruned.windows).toEqual([]); // nothing in the local folder
+    expect(pruned.remote.deleted).toEqual([]);
+    const [window] = pruned.remote.windows;
+    expect(pruned.remote.windows).toHaveLength(1);
+    expect(window).toMatchObject({ database: 'shop', before: { oldest: status!.window.oldest } }); // WAL from before the base backup may go
+    expect(window!.after).toEqual(window!.before);
+    expect(window!.before.newest >= status!.window.newest!).toBe(true);
+    const text = await runCli(['prune', '--dry-run'], { cwd, env });
+    expect(text.stdout).toMatch(/Restorable window of shop: \S+ \S+ to \S+ \S+ \(unchanged\)/);
 
     // A new machine: the configuration and the bucket, nothing else.
     const newMachine = tempDir();

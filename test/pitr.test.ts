@@ -64,6 +64,11 @@ function processes(): string[] {
     .filter((line) => line.includes(' '));
 }
 
+/** The pg_receivewal processes of `slot` for the project in `cwd` (not the shells around them, nor other tests'). */
+function receivers(slot: string, cwd: string): string[] {
+  return processes().filter((line) => /^\d+ \S*pg_receivewal /.test(line) && line.includes(`--slot=${slot} `) && line.includes(`--directory=${cwd}/`));
+}
+
 function pitrRunDirs(pid: number): string[] {
   return readdirSync(os.tmpdir()).filter((name) => name.startsWith(`${pid}-pitr-`));
 }
@@ -116,9 +121,9 @@ describe('point-in-time recovery', () => {
       expect(shipped.length).toBeGreaterThan(1); // finished segments, not only the partial one
 
       // The replication password is in no process's arguments, no log line, no stored file.
-      const receiver = processes().find((line) => line.includes('pg_receivewal'));
-      expect(receiver).toBeDefined();
-      expect(receiver).not.toContain(TEST_PASSWORD);
+      const receiver = processes().filter((line) => line.includes('pg_receivewal') && line.includes(cwd)); // and the shell around it
+      expect(receiver.length).toBeGreaterThan(0);
+      expect(receiver.join('\n')).not.toContain(TEST_PASSWORD);
       expect(serve.output().stdout).not.toContain(TEST_PASSWORD);
 
       for (const [at, expected, name] of [[t1, atT1, 'shop_t1'], [t2, atT2, 'shop_t2']] as const) {
@@ -129,16 +134,19 @@ describe('point-in-time recovery', () => {
         expect(await content(name)).toEqual(expected);
       }
 
-      // kill -9: the receiver it started is left running; the next serve stops it and resumes without a gap.
+      // kill -9: the receiver it started stops with it (its watcher sees serve's pipe close); the next serve resumes
+      // without a gap.
+      expect(receivers('dbguard_shop', cwd)).toHaveLength(1);
       serve.child.kill('SIGKILL');
       await serve.exited;
+      await eventually(() => (receivers('dbguard_shop', cwd).length === 0 ? true : undefined), 'the receiver to stop with the killed serve', 15_000);
       await sql('shop', `CREATE TABLE again (id int PRIMARY KEY, note text); INSERT INTO again SELECT i, md5(i::text) FROM generate_series(1, 300) i`);
       await sql('bench', 'SELECT pg_switch_wal()');
       await sql('shop', `INSERT INTO again VALUES (301, 'while serve was down')`);
       serve = startServe(cwd, env);
-      await serve.waitFor(serve.event('pitr.receiver-leftover', 'shop'), 'the receiver left by the killed serve, stopped');
       await serve.waitFor(serve.event('pitr.streaming', 'shop'), 'pitr.streaming after the restart');
-      expect(processes().filter((line) => line.includes('--slot=dbguard_shop'))).toHaveLength(1);
+      await eventually(() => (receivers('dbguard_shop', cwd).length > 0 ? true : undefined), 'the receiver after the restart'); // the shell execs it
+      expect(receivers('dbguard_shop', cwd)).toHaveLength(1);
       await sql('shop', `UPDATE again SET note = 'after restart' WHERE id <= 10`);
       const atT3 = await content('shop');
       const t3 = await moment();
@@ -225,13 +233,15 @@ describe('point-in-time recovery', () => {
     const serve = startServe(cwd, env);
     try {
       // serve creates the slot and takes the first base backup itself when `pitr enable` was never run.
-      await serve.waitFor(serve.event('pitr.base.done', 'lag'), 'the first base backup', { timeoutMs: 120_000 });
+      const [baseDone] = await serve.waitFor(serve.event('pitr.base.done', 'lag'), 'the first base backup', { timeoutMs: 120_000 });
+      // The retention after it reports the window (none yet: no WAL after the base backup so far).
+      expect(baseDone!.windows).toEqual([{ database: 'lag', before: { oldest: null, newest: null }, after: { oldest: null, newest: null }, walDeleted: expect.any(Number), walFreedBytes: expect.any(Number) }]);
       await serve.waitFor(serve.event('pitr.streaming', 'lag'), 'pitr.streaming');
       await eventually(async () => {
         const s = parseJson<{ window: { newest: string | null } }>(await runCli(['pitr', 'status', '--database', 'lag', '--json'], { cwd, env }));
         return s.window.newest ?? undefined;
       }, 'a restorable window');
-      const receiver = processes().find((line) => line.includes('pg_receivewal') && line.includes('--slot=dbguard_lag'))!;
+      const receiver = await eventually(() => receivers('dbguard_lag', cwd)[0], 'the receiver');
       const pid = Number(receiver.trim().split(/\s+/)[0]);
       process.kill(pid, 'SIGSTOP'); // the receiver hangs: nothing more is received
       try {
@@ -269,7 +279,7 @@ describe('point-in-time recovery', () => {
       expect(episodes.length).toBeGreaterThanOrEqual(2);
       expect(episodes).toEqual(episodes.map((_, i) => (i % 2 === 0 ? 'pitr.lag' : 'pitr.caught-up')));
       await serve.stop();
-      expect(processes().filter((line) => line.includes('--slot=dbguard_lag'))).toEqual([]);
+      await eventually(() => (processes().some((line) => line.includes('--slot=dbguard_lag') && line.includes(cwd)) ? undefined : true), 'the receiver and its watcher gone', 10_000);
 
       // Nothing reads the slot now: dbguard status says so, and that the window falls behind (exit 1).
       await sql('lagging', 'INSERT INTO t VALUES (0, NULL)');

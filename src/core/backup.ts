@@ -142,7 +142,9 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
   }
   if (retention) {
     try {
-      const outcome = await prune({ dir: store.root, policies: retention.policies, timeZone: retention.timeZone, now, remote: mode === 'none' ? undefined : options.remote });
+      // Base backups are pruned where their WAL archive is known (a base backup, `dbguard prune`): the window may need one.
+      const notBase = (b: StoredBackup) => b.manifest.type !== 'base';
+      const outcome = await prune({ dir: store.root, policies: retention.policies, timeZone: retention.timeZone, now, remote: mode === 'none' ? undefined : options.remote, filter: notBase });
       pruned = outcome.deleted;
       prunedRemote = outcome.remote?.deleted ?? [];
     } catch (error) {

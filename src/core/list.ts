@@ -46,6 +46,15 @@ export function databaseFilter(target: DatabaseTarget | undefined): (manifest: B
   return (manifest) => retentionDatabaseKey({ engine: manifest.engine, database: { ...manifest.database, schema: null } }) === key;
 }
 
+/** Whether two targets are the same database (its schema aside), as backups record it. */
+export function sameDatabase(a: DatabaseTarget, b: DatabaseTarget): boolean {
+  const key = (t: DatabaseTarget) => {
+    const engine = engineFor(t);
+    return retentionDatabaseKey({ engine: engine.kind, database: { ...engine.identity(), schema: null } });
+  };
+  return key(a) === key(b);
+}
+
 /** A backup and the name of the configured database it belongs to. */
 export interface DatabaseBackup extends ListedBackup {
   databaseName: string;

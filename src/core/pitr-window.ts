@@ -100,3 +100,37 @@ export function planRecovery(backups: StoredBackup[], objects: StoredWal[], at: 
   const last = run.segments.findIndex((s) => s.object.coverage !== null && s.object.coverage.at >= target);
   return { run, segments: run.segments.slice(0, last + 1) };
 }
+
+/** The WAL no base backup of `bases` needs: segments before the oldest one's start (never a hole: only a prefix). */
+export function walBeforeBases(bases: StoredBackup[], objects: StoredWal[]): StoredWal[] {
+  const starts = bases.filter(isBase).map((b) => {
+    const { startLsn, timeline, walSegmentSize } = b.manifest.base;
+    return { n: segmentOfLsn(parseLsn(startLsn), timeline, walSegmentSize).number, timeline, walSegmentSize };
+  });
+  if (starts.length === 0) return [];
+  const oldest = starts.reduce((min, s) => (s.n < min.n ? s : min));
+  return objects.filter((stored) => {
+    const id = parseSegmentName(stored.object.segment, oldest.walSegmentSize);
+    return id.timeline <= oldest.timeline && id.number < oldest.n;
+  });
+}
+
+/**
+ * Of the base backups retention would delete (`doomed`), those the window needs: without them it would lose its
+ * newest point (a hole, or WAL no other base reaches) or every start. The oldest doomed base goes first, so the one
+ * kept is the newest that will do.
+ */
+export function basesTheWindowNeeds(bases: StoredBackup[], objects: StoredWal[], doomed: Set<string>): Set<string> {
+  const before = restorableWindow(bases, objects);
+  const needed = new Set<string>();
+  if (!before.newest) return needed;
+  let remaining = bases;
+  const candidates = bases.filter((b) => isBase(b) && doomed.has(b.manifest.id)).sort((a, b) => a.manifest.createdAt.localeCompare(b.manifest.createdAt));
+  for (const base of candidates) {
+    const without = remaining.filter((b) => b !== base);
+    const after = restorableWindow(without, objects);
+    if (after.newest !== before.newest || after.oldest === null) needed.add(base.manifest.id);
+    else remaining = without;
+  }
+  return needed;
+}

@@ -8,10 +8,10 @@ import { LocalWalStore } from '../storage/wal-store.js';
 import { type BackupResult, backup } from './backup.js';
 import { type ListedBackup, listSources } from './find-backup.js';
 import { databaseFilter } from './list.js';
+import { type WindowChange, prune } from './prune.js';
 import { type RestorableWindow, isBase, restorableWindow } from './pitr-window.js';
 import { openSources } from './sources.js';
 import { WalArchive } from './wal-archive.js';
-import { parseLsn, parseSegmentName, segmentOfLsn } from './wal-names.js';
 
 /** The physical replication slot of a database: named after dbguard and the database. */
 export function slotName(database: string): string {
@@ -157,12 +157,17 @@ export async function disablePitr(options: { database: NamedDatabase }): Promise
   }
 }
 
-/** `pg_basebackup` through the backup pipeline (checksum, compression, encryption, local and remote copies), type `base`. */
-export async function takeBaseBackup(options: { database: NamedDatabase; dir: string; signal?: AbortSignal | undefined; onWarning?: ((message: string) => void) | undefined }): Promise<BackupResult> {
+/** `pg_basebackup` through the backup pipeline, then retention with the restorable window in mind (its WAL pruned too). */
+export async function takeBaseBackup(options: {
+  database: NamedDatabase;
+  dir: string;
+  signal?: AbortSignal | undefined;
+  onWarning?: ((message: string) => void) | undefined;
+}): Promise<BackupResult & { windows: WindowChange[] }> {
   const database = requirePostgres(options.database);
   const engine = new PgBaseBackupEngine(database.target.connection, database.target.schema);
   const { compression, encryption, retention, remote } = database.backup;
-  return backup({
+  const result = await backup({
     target: database.target,
     engine,
     dir: options.dir,
@@ -171,12 +176,21 @@ export async function takeBaseBackup(options: { database: NamedDatabase; dir: st
     // A base backup is an uncompressed tar: compress it unless the configuration says otherwise.
     compression: compression ?? { algorithm: 'zstd' },
     encryption,
-    retention,
+    retention: false, // pruned below, knowing what the restorable window needs
     remote,
     signal: options.signal,
     onWarning: options.onWarning,
     base: () => ({ ...engine.info!, consistentAt: new Date().toISOString() }),
   });
+  if (!retention) return { ...result, windows: [] };
+  try {
+    const outcome = await prune({ dir: options.dir, policies: retention.policies, timeZone: retention.timeZone, remote, pitr: [database] });
+    return { ...result, pruned: outcome.deleted, prunedRemote: outcome.remote?.deleted ?? [], windows: [...outcome.windows, ...(outcome.remote?.windows ?? [])] };
+  } catch (error) {
+    const warning = `The retention policy was not applied: ${(error as Error).message}`;
+    options.onWarning?.(warning);
+    return { ...result, warnings: [...result.warnings, warning], windows: [] };
+  }
 }
 
 /** This database's base backups in the local folder and the bucket, newest first (a local copy preferred). */
@@ -246,31 +260,4 @@ export async function slotState(connection: PostgresConnection, slot: string): P
   } finally {
     await client.end().catch(() => {});
   }
-}
-
-/**
- * Deletes the WAL no kept base backup needs, in each store by the base backups that store holds: segments before its
- * oldest base backup's start. Never opens a hole: only what lies before every base's first segment goes.
- */
-export async function pruneWal(database: NamedDatabase, dir: string): Promise<string[]> {
-  const bases = (await baseBackupsOf(database, dir)).filter(isBase);
-  const archive = walArchiveOf(database, dir);
-  const removed: string[] = [];
-  for (const { store, objects } of await archive.listEach()) {
-    const held = bases.filter((b) => (store === archive.local ? b.copies.local : b.copies.remote));
-    if (held.length === 0) continue;
-    const oldest = held.reduce((min, b) => {
-      const { startLsn, timeline, walSegmentSize } = b.manifest.base!;
-      const n = segmentOfLsn(parseLsn(startLsn), timeline, walSegmentSize).number;
-      return min === undefined || n < min.n ? { n, timeline, walSegmentSize } : min;
-    }, undefined as { n: bigint; timeline: number; walSegmentSize: number } | undefined)!;
-    for (const stored of objects) {
-      const id = parseSegmentName(stored.object.segment, oldest.walSegmentSize);
-      if (id.timeline <= oldest.timeline && id.number < oldest.n) {
-        await store.remove(stored);
-        removed.push(stored.object.segment);
-      }
-    }
-  }
-  return removed;
 }

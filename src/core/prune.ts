@@ -1,7 +1,12 @@
+import type { NamedDatabase } from '../config/databases.js';
 import type { RemoteSettings } from '../config/remote.js';
 import type { LocalBackupStore } from '../storage/local-store.js';
 import type { BackupType, StoredBackup } from '../storage/manifest.js';
 import type { S3BackupStore } from '../storage/s3-store.js';
+import { S3WalStore } from '../storage/s3-wal-store.js';
+import { LocalWalStore } from '../storage/wal-store.js';
+import { databaseFilter } from './list.js';
+import { basesTheWindowNeeds, isBase, restorableWindow, walBeforeBases } from './pitr-window.js';
 import { type RetentionDecision, type RetentionPolicies, decideRetention, resolveRetentionPolicies, toRetentionCandidate } from './retention.js';
 import { openSources } from './sources.js';
 
@@ -19,10 +24,24 @@ export interface PruneOptions {
   only?: 'local' | 'remote' | undefined;
   /** Only backups whose manifest passes (e.g. one database's). */
   filter?: ((backup: StoredBackup) => boolean) | undefined;
+  /**
+   * Databases with point-in-time recovery: a base backup their restorable window needs is kept, the WAL no kept base
+   * backup needs is deleted, and the window before and after is reported.
+   */
+  pitr?: NamedDatabase[] | undefined;
+}
+
+export interface WindowChange {
+  database: string;
+  before: { oldest: string | null; newest: string | null };
+  after: { oldest: string | null; newest: string | null };
+  /** WAL objects deleted (or that would be, on a dry run). */
+  walDeleted: number;
+  walFreedBytes: number;
 }
 
 export interface PruneDecision extends Omit<RetentionDecision, 'rule'> {
-  rule: RetentionDecision['rule'] | 'locked';
+  rule: RetentionDecision['rule'] | 'locked' | 'pitr-window';
   type: BackupType;
   createdAt: string;
   size: number;
@@ -34,6 +53,8 @@ export interface PruneOutcome {
   /** Ids actually deleted (none on a dry run). */
   deleted: string[];
   freedBytes: number;
+  /** The restorable window of each database with point-in-time recovery, before and after. */
+  windows: WindowChange[];
 }
 
 export interface PruneResult extends PruneOutcome {
@@ -49,7 +70,7 @@ export interface PruneResult extends PruneOutcome {
 export async function prune(options: PruneOptions = {}): Promise<PruneResult> {
   const { local, remote } = openSources(options);
   const now = (options.now ?? (() => new Date()))();
-  const empty: PruneOutcome = { decisions: [], deleted: [], freedBytes: 0 };
+  const empty: PruneOutcome = { decisions: [], deleted: [], freedBytes: 0, windows: [] };
   const localOutcome = options.only === 'remote' ? empty : await pruneStore(local, local, options.policies, now, options, 'local');
   const remoteOutcome = remote && options.only !== 'local' ? await pruneStore(remote, local, options.remote?.retention ?? options.policies, now, options, 'remote') : undefined;
   return { ...localOutcome, remote: remoteOutcome };
@@ -85,6 +106,19 @@ async function pruneStore(
       file: scope === 'remote' ? (store as S3BackupStore).url(stored.file) : stored.file,
     };
   });
+  const windows = await Promise.all(
+    (options.pitr ?? []).map(async (database) => {
+      const wal = scope === 'local' ? new LocalWalStore(bookkeeping.root, database.name) : new S3WalStore(store as S3BackupStore, database.name);
+      return { database, wal, objects: (await wal.list()).objects, bases: backups.filter((b) => isBase(b) && databaseFilter(database.target)(b.manifest)) };
+    }),
+  );
+  for (const { database, objects, bases } of windows) {
+    const doomed = new Set(detailed.filter((d) => d.action === 'delete').map((d) => d.id));
+    const needed = basesTheWindowNeeds(bases, objects, doomed);
+    for (const d of detailed.filter((d) => needed.has(d.id))) {
+      Object.assign(d, { action: 'keep', rule: 'pitr-window', reason: `point-in-time recovery of ${database.name} needs it: without it the restorable window would lose its newest moments or its start` });
+    }
+  }
   const deleted: string[] = [];
   let freedBytes = 0;
   if (!options.dryRun) {
@@ -95,5 +129,22 @@ async function pruneStore(
       freedBytes += decision.size;
     }
   }
-  return { decisions: detailed, deleted, freedBytes };
+  const gone = new Set(detailed.filter((d) => d.action === 'delete').map((d) => d.id));
+  const changes: WindowChange[] = [];
+  for (const { database, wal, objects, bases } of windows) {
+    if (bases.length === 0 && objects.length === 0) continue; // nothing of it on this side
+    const kept = bases.filter((b) => !gone.has(b.manifest.id));
+    const unneeded = walBeforeBases(kept, objects);
+    if (!options.dryRun) for (const stored of unneeded) await wal.remove(stored);
+    const before = restorableWindow(bases, objects);
+    const after = restorableWindow(kept, objects.filter((o) => !unneeded.includes(o)));
+    changes.push({
+      database: database.name,
+      before: { oldest: before.oldest, newest: before.newest },
+      after: { oldest: after.oldest, newest: after.newest },
+      walDeleted: unneeded.length,
+      walFreedBytes: unneeded.reduce((sum, o) => sum + o.object.size, 0),
+    });
+  }
+  return { decisions: detailed, deleted, freedBytes, windows: changes };
 }

@@ -1,6 +1,6 @@
 import { Cron } from 'croner';
 import type { NamedDatabase } from '../config/databases.js';
-import { type PostgresDatabase, baseBackupsOf, ensureSlot, pruneWal, slotName, takeBaseBackup, walArchiveOf } from '../core/pitr.js';
+import { type PostgresDatabase, baseBackupsOf, ensureSlot, slotName, takeBaseBackup, walArchiveOf } from '../core/pitr.js';
 import { isBase, restorableWindow } from '../core/pitr-window.js';
 import { formatAge } from '../core/status.js';
 import type { Notifier } from '../notify/index.js';
@@ -121,10 +121,10 @@ export class PitrService {
       log('info', 'pitr.base.start', { database: database.name });
       try {
         const result = await takeBaseBackup({ database, dir, onWarning: (message) => log('warn', 'pitr.base.warning', { database: database.name, message }) });
-        const prunedWal = await pruneWal(database, dir);
         await this.refreshWindow(database);
         const m = result.manifest;
-        log('info', 'pitr.base.done', { database: database.name, id: m.id, size: m.size, durationMs: m.durationMs, startLsn: m.base?.startLsn, pruned: result.pruned, prunedWal: prunedWal.length });
+        const prunedWal = result.windows.reduce((sum, w) => sum + w.walDeleted, 0);
+        log('info', 'pitr.base.done', { database: database.name, id: m.id, size: m.size, durationMs: m.durationMs, startLsn: m.base?.startLsn, pruned: [...result.pruned, ...result.prunedRemote], prunedWal, windows: result.windows });
       } catch (error) {
         log('error', 'pitr.base.failed', { database: database.name, error: (error as Error).message });
         await this.tell(database, `base backup failed: ${(error as Error).message}`);

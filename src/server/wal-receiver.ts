@@ -4,7 +4,7 @@
  * received, at least every quarter of maxLag. The receiver is restarted when it stops; a receiver left running by a
  * killed serve is stopped first (its pid file), and the new one resumes from the spool or the slot: no gap.
  */
-import { type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
@@ -12,7 +12,7 @@ import type { NamedDatabase } from '../config/databases.js';
 import { type Coverage, WalShipper } from '../core/wal-archive.js';
 import { isSegmentName, parseLsn, parseSegmentName, segmentEndLsn } from '../core/wal-names.js';
 import { type PostgresDatabase, slotName, walArchiveOf } from '../core/pitr.js';
-import { connectPg, pgToolEnv, spawnPgTool, waitForPgTool } from '../engines/pg-tools.js';
+import { connectPg, pgToolEnv, pgToolPath, waitForPgTool } from '../engines/pg-tools.js';
 import { ensurePrivateDir, isProcessAlive } from '../storage/fs-atomic.js';
 import type { Logger } from './log.js';
 
@@ -30,6 +30,15 @@ export interface ReceiverState {
 }
 
 const MAX_RESTART_DELAY_MS = 30_000;
+
+/**
+ * Runs `$@` (pg_receivewal) so that it dies with serve, even after a `kill -9`: a watcher waits for the end of its
+ * stdin, a pipe only serve writes to, which the kernel closes when serve dies; then it stops the receiver (which
+ * flushes what it received). `exec` replaces the shell, so the child serve knows is the receiver itself.
+ */
+const DIE_WITH_PARENT = `exec 3<&0
+( while read -r _ <&3; do :; done; kill -TERM $$ ) </dev/null >/dev/null 2>&1 &
+exec "$@" </dev/null 3<&-`;
 
 export class WalReceiver {
   private child: ChildProcess | undefined;
@@ -117,7 +126,8 @@ export class WalReceiver {
   private spawn(): void {
     if (this.stopping) return;
     const args = [`--directory=${this.spool}`, `--slot=${this.slot}`, '--no-loop', '--no-password', '--status-interval=1'];
-    const child = spawnPgTool('pg_receivewal', args, pgToolEnv(this.database.target.connection));
+    const env = pgToolEnv(this.database.target.connection);
+    const child = spawn('sh', ['-c', DIE_WITH_PARENT, 'sh', pgToolPath('pg_receivewal', env), ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     void fs.writeFile(this.pidFile, String(child.pid ?? ''), { mode: 0o600 }).catch(() => {});
     this.state.streaming = true;
@@ -132,6 +142,7 @@ export class WalReceiver {
 
   private exited(started: number, reason: string): void {
     this.state.streaming = false;
+    this.child?.stdin?.destroy(); // its watcher goes too
     if (this.stopping) return;
     if (Date.now() - started > 60_000) this.restartDelayMs = 1000;
     this.log('error', 'pitr.receiver-stopped', { database: this.database.name, error: reason, restartInMs: this.restartDelayMs });

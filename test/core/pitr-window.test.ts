@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planRecovery, restorableWindow } from '../../src/core/pitr-window.js';
+import { basesTheWindowNeeds, planRecovery, restorableWindow, walBeforeBases } from '../../src/core/pitr-window.js';
 import { parseMoment } from '../../src/core/pitr-time.js';
 import { formatLsn, parseLsn, parseSegmentName, segmentName } from '../../src/core/wal-names.js';
 import type { BackupManifest, StoredBackup } from '../../src/storage/manifest.js';
@@ -73,6 +73,29 @@ describe('restorable window and recovery plan', () => {
     const two = [...bases, base('b2', '0/4000028', t(6))];
     expect(planRecovery(two, objects, new Date(t(7))).run.base.manifest.id).toBe('b2');
     expect(planRecovery(two, objects, new Date(t(5))).run.base.manifest.id).toBe('b1');
+  });
+});
+
+describe('retention and the window', () => {
+  const objects = [wal(seg(2), t(1)), wal(seg(3), t(3)), wal(seg(4), t(5)), wal(seg(5), t(9), true)];
+  const b1 = base('b1', '0/2000028', t(0));
+  const b2 = base('b2', '0/4000028', t(4));
+
+  it('lets an old base backup go and with it only the WAL before the oldest kept one', () => {
+    expect(basesTheWindowNeeds([b1, b2], objects, new Set(['b1']))).toEqual(new Set());
+    expect(walBeforeBases([b2], objects).map((o) => o.object.segment)).toEqual([seg(2), seg(3)]);
+    expect(walBeforeBases([b1, b2], objects)).toEqual([]);
+    expect(walBeforeBases([], objects)).toEqual([]);
+  });
+
+  it('keeps a base backup whose loss would empty the window or lose its newest moments', () => {
+    // b3 was just taken: no WAL after it yet, so b2 is the only start left if b1 goes, and b3 alone starts nothing.
+    const b3 = base('b3', '0/5000028', t(10));
+    expect(basesTheWindowNeeds([b1, b2, b3], objects, new Set(['b1', 'b2']))).toEqual(new Set(['b2']));
+    // A hole after b1: the newest moments are reached only from b2.
+    const holed = objects.filter((o) => o.object.segment !== seg(3));
+    expect(basesTheWindowNeeds([b1, b2], holed, new Set(['b2']))).toEqual(new Set(['b2']));
+    expect(basesTheWindowNeeds([b1, b2], holed, new Set(['b1']))).toEqual(new Set());
   });
 });
 
