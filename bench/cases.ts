@@ -155,6 +155,8 @@ const ratio = (ms: Measurement[], a: string, b: string, target?: Ratio['target']
   return { name: `${a} / ${b}`, value: x.median / y.median, best: Math.min(...x.seconds) / Math.min(...y.seconds), target };
 };
 const MAX_105 = { kind: 'max', value: 1.05 } as const;
+/** dbguard against the raw tool: at most 1.15x at scale 20 (fixed costs weigh more), 1.02x at scale 100. */
+const pgTarget = (ctx: Context) => ({ kind: 'max', value: ctx.scale >= 100 ? 1.02 : 1.15 }) as const;
 
 /** dbguard backup vs a raw command at the same settings. */
 function pgBackupCase(name: string, title: string, dbguardLabel: string, extra: string[], rawLabel: string, rawCommand: (ctx: Context, out: string) => string, withAge = false): Case {
@@ -168,7 +170,7 @@ function pgBackupCase(name: string, title: string, dbguardLabel: string, extra: 
         { label: rawLabel, tool: 'raw', run: () => rawToFile(ctx, (out) => rawCommand(ctx, out)) },
         { label: dbguardLabel, tool: 'dbguard', run: () => dbguardBackup(ctx, pgc.url(BENCH_DB), extra, env) },
       ]);
-      return { name, title, inputMB: pgc.bytes / MB, measurements: ms, ratios: [ratio(ms, dbguardLabel, rawLabel, MAX_105)], notes: [] };
+      return { name, title, inputMB: pgc.bytes / MB, measurements: ms, ratios: [ratio(ms, dbguardLabel, rawLabel, pgTarget(ctx))], notes: [] };
     },
   };
 }
@@ -177,11 +179,13 @@ const tool = (ctx: Context, name: string) => sh(path.join(ctx.pg!.bin, name));
 
 /** One dbguard backup made once (untimed) for the restore and verify cases. */
 const fixtures = new Map<string, { id: string; file: string }>();
-async function fixture(ctx: Context, kind: 'plain' | 'age'): Promise<{ id: string; file: string; dir: string }> {
+/** `plain` and `age`: the default (zstd around the archive); `gzip`: pg_dump's own compression, a file pg_restore reads. */
+async function fixture(ctx: Context, kind: 'plain' | 'age' | 'gzip'): Promise<{ id: string; file: string; dir: string }> {
   const dir = path.join(ctx.work, 'fixtures');
   if (!fixtures.has(kind)) {
     const env = kind === 'age' ? { DBGUARD_AGE_RECIPIENTS: ctx.age.recipient } : {};
-    const { stdout } = await dbguard(ctx, ['backup', '--db', ctx.pg!.url(BENCH_DB), '--dir', dir, '--label', kind, '--json'], env);
+    const compress = kind === 'gzip' ? ['--compress', 'gzip'] : [];
+    const { stdout } = await dbguard(ctx, ['backup', '--db', ctx.pg!.url(BENCH_DB), '--dir', dir, '--label', kind, ...compress, '--json'], env);
     fixtures.set(kind, JSON.parse(stdout) as { id: string; file: string });
   }
   return { ...fixtures.get(kind)!, dir };
@@ -207,13 +211,13 @@ function pgRestoreCase(name: string, kind: 'plain' | 'age'): Case {
       const { id, file, dir } = await fixture(ctx, kind);
       const identityEnv = kind === 'age' ? { DBGUARD_AGE_IDENTITY_FILE: ctx.age.identityFile } : {};
       const fresh = <T>(fn: (db: string) => Promise<T>) => withFreshDatabaseName(pgc, fn);
-      const source = kind === 'age' ? `age -d -i ${sh(ctx.age.identityFile)} ${sh(file)} | ` : '';
-      const rawLabel = `createdb + ${kind === 'age' ? 'age -d | ' : ''}pg_restore --single-transaction`;
+      const source = `${kind === 'age' ? `age -d -i ${sh(ctx.age.identityFile)} ${sh(file)} | zstd -dc` : `zstd -dc ${sh(file)}`} | `;
+      const rawLabel = `createdb + ${kind === 'age' ? 'age -d | ' : ''}zstd -d | pg_restore --single-transaction`;
       const ms = await measure(ctx, [
         {
           label: rawLabel,
           tool: 'raw',
-          run: () => fresh((db) => raw(ctx, `${tool(ctx, 'createdb')} ${db} && ${source}${tool(ctx, 'pg_restore')} --single-transaction -d ${db} ${kind === 'age' ? '' : sh(file)}`)),
+          run: () => fresh((db) => raw(ctx, `${tool(ctx, 'createdb')} ${db} && ${source}${tool(ctx, 'pg_restore')} --single-transaction -d ${db}`)),
         },
         {
           label: 'dbguard restore --yes --to <new db>',
@@ -222,7 +226,7 @@ function pgRestoreCase(name: string, kind: 'plain' | 'age'): Case {
         },
       ]);
       const title = kind === 'age' ? 'PostgreSQL restore of an age-encrypted backup (decrypted in the pipeline)' : 'PostgreSQL restore into a new database';
-      const ratios = [ratio(ms, 'dbguard restore --yes --to <new db>', rawLabel, MAX_105)];
+      const ratios = [ratio(ms, 'dbguard restore --yes --to <new db>', rawLabel, pgTarget(ctx))];
       return { name, title, inputMB: pgc.bytes / MB, measurements: ms, ratios, notes: [] };
     },
   };
@@ -256,11 +260,11 @@ const pgBackupJobsCase: Case = {
   needs: 'pg',
   run(ctx) {
     const url = ctx.pg!.url(BENCH_DB);
-    return jobsResult(ctx, 'pg-backup-jobs', `PostgreSQL backup with ${JOBS} parallel jobs (directory format, stored as one tar), default compression`, {
+    return jobsResult(ctx, 'pg-backup-jobs', `PostgreSQL backup with ${JOBS} parallel jobs (directory format, stored as one tar), pg_dump's gzip`, {
       serialRaw: { label: 'pg_dump -Fc -f file', tool: 'raw', run: () => rawToFile(ctx, (out) => `${tool(ctx, 'pg_dump')} -Fc -f ${out} ${BENCH_DB}`) },
       parallelRaw: { label: `pg_dump -Fd -j ${JOBS} -f dir`, tool: 'raw', run: () => rawToFile(ctx, (out) => `${tool(ctx, 'pg_dump')} -Fd -j ${JOBS} -f ${out} ${BENCH_DB}`) },
-      serial: { label: 'dbguard backup', tool: 'dbguard', run: () => dbguardBackup(ctx, url, []) },
-      parallel: { label: `dbguard backup --jobs ${JOBS}`, tool: 'dbguard', run: () => dbguardBackup(ctx, url, ['--jobs', String(JOBS)]) },
+      serial: { label: 'dbguard backup --compress gzip', tool: 'dbguard', run: () => dbguardBackup(ctx, url, ['--compress', 'gzip']) },
+      parallel: { label: `dbguard backup --compress gzip --jobs ${JOBS}`, tool: 'dbguard', run: () => dbguardBackup(ctx, url, ['--compress', 'gzip', '--jobs', String(JOBS)]) },
     });
   },
 };
@@ -271,7 +275,7 @@ const pgRestoreJobsCase: Case = {
   needs: 'pg',
   async run(ctx) {
     const pgc = ctx.pg!;
-    const { id, file, dir } = await fixture(ctx, 'plain');
+    const { id, file, dir } = await fixture(ctx, 'gzip');
     const fresh = <T>(fn: (db: string) => Promise<T>) => withFreshDatabaseName(pgc, fn);
     const restoreWith = (db: string, extra: string) => raw(ctx, `${tool(ctx, 'createdb')} ${db} && ${tool(ctx, 'pg_restore')} ${extra} -d ${db} ${sh(file)}`);
     const dbguardRestore = (db: string, extra: string[]) => dbguard(ctx, ['restore', id, '--yes', ...extra, '--to', pgc.url(db), '--dir', dir, '--json']);
@@ -289,7 +293,7 @@ const verifyCase: Case = {
   needs: 'pg',
   async run(ctx) {
     const pgc = ctx.pg!;
-    const { id, file, dir } = await fixture(ctx, 'plain');
+    const { id, file, dir } = await fixture(ctx, 'gzip');
     const rawLabel = 'createdb + pg_restore + dropdb (same work)';
     const ms = await measure(ctx, [
       {
@@ -321,17 +325,27 @@ function sqliteVariants(ctx: Context, timeoutMs?: number): Variant[] {
   const file = ctx.sqlite!.file;
   return [
     { label: 'cp + sync', tool: 'raw', run: () => rawToFile(ctx, (out) => `cp ${sh(file)} ${out} && sync ${out}`) },
-    { label: 'sqlite3 .backup', tool: 'raw', run: () => rawToFile(ctx, (out) => `sqlite3 ${sh(file)} ".backup ${out}"`, timeoutMs) },
+    { label: 'sqlite3 .backup + sync', tool: 'raw', run: () => rawToFile(ctx, (out) => `sqlite3 ${sh(file)} ".backup ${out}" && sync ${out}`, timeoutMs) },
+    {
+      label: 'sqlite3 .backup, zstd -3 -T0, sync',
+      tool: 'raw',
+      run: () => rawToFile(ctx, (out) => `sqlite3 ${sh(file)} ".backup ${out}.db" && zstd -3 -T0 -q --rm ${out}.db -o ${out} && sync ${out}`, timeoutMs),
+    },
     { label: 'dbguard --compress none', tool: 'dbguard', run: () => dbguardBackup(ctx, file, ['--compress', 'none']) },
     { label: 'dbguard (zstd)', tool: 'dbguard', run: () => dbguardBackup(ctx, file, []) },
   ];
 }
 
+/** The checksum pass is the floor of an uncompressed backup (1.8x); compressed, the same two passes as by hand. */
 function sqliteRatios(ms: Measurement[]): Ratio[] {
-  return ['dbguard --compress none', 'dbguard (zstd)'].flatMap((label) => [
-    ratio(ms, label, 'sqlite3 .backup', { kind: 'max', value: 1 }),
-    ratio(ms, label, 'cp + sync', { kind: 'max', value: 1.5 }),
-  ]);
+  const pairs: Array<[string, string, Ratio['target']?]> = [
+    ['dbguard --compress none', 'sqlite3 .backup + sync', { kind: 'max', value: 1.8 }],
+    ['dbguard (zstd)', 'sqlite3 .backup, zstd -3 -T0, sync', { kind: 'max', value: 1.2 }],
+    ['dbguard --compress none', 'cp + sync'],
+    ['dbguard (zstd)', 'cp + sync'],
+  ];
+  const has = (label: string) => ms.some((m) => m.label === label);
+  return pairs.filter(([a, b]) => has(a) && has(b)).map(([a, b, target]) => ratio(ms, a, b, target));
 }
 
 const sqliteIdleCase: Case = {
@@ -389,7 +403,9 @@ const sqliteWriterCase: Case = {
     const file = ctx.sqlite!.file;
     // sqlite3 .backup restarts whenever another connection writes: it may never finish.
     const timeoutMs = 30_000 * Math.max(1, ctx.scale / 20);
-    const ms = await measure(ctx, sqliteVariants(ctx, timeoutMs), async (variant) => {
+    // .backup restarts under the writer and times out: once is enough (not again before zstd).
+    const variants = sqliteVariants(ctx, timeoutMs).filter((v) => !v.label.includes('zstd -3 -T0'));
+    const ms = await measure(ctx, variants, async (variant) => {
       checkpoint(file);
       const writer = await startWriter(file);
       try {
@@ -772,9 +788,9 @@ export const CASES: Case[] = [
   startupCase,
   serveIdleCase,
   guardHookCase,
-  pgBackupCase('pg-backup', 'PostgreSQL backup, pg_dump default compression (gzip 6 inside the archive)', 'dbguard backup', [], 'pg_dump -Fc -f file', (ctx, out) => `${tool(ctx, 'pg_dump')} -Fc -f ${out} ${BENCH_DB}`),
-  pgBackupCase('pg-backup-zstd', 'PostgreSQL backup, zstd level 3 instead of pg_dump compression', 'dbguard backup --compress zstd', ['--compress', 'zstd'], 'pg_dump -Fc -Z0 | zstd -3', (ctx, out) => `${tool(ctx, 'pg_dump')} -Fc -Z0 ${BENCH_DB} | zstd -3 -T1 -q -o ${out} && sync ${out}`),
-  pgBackupCase('pg-backup-age', 'PostgreSQL backup encrypted with age (default compression)', 'dbguard backup (age)', [], 'pg_dump -Fc | age -r', (ctx, out) => `${tool(ctx, 'pg_dump')} -Fc ${BENCH_DB} | age -r ${ctx.age.recipient} -o ${out} && sync ${out}`, true),
+  pgBackupCase('pg-backup', "PostgreSQL backup, each tool's default (dbguard: zstd 3 around pg_dump -Z0; pg_dump: gzip 6 inside the archive)", 'dbguard backup', [], 'pg_dump -Fc -f file', (ctx, out) => `${tool(ctx, 'pg_dump')} -Fc -f ${out} ${BENCH_DB}`),
+  pgBackupCase('pg-backup-zstd', "PostgreSQL backup, zstd level 3 (dbguard's default) against the same pipe by hand", 'dbguard backup --compress zstd', ['--compress', 'zstd'], 'pg_dump -Fc -Z0 | zstd -3', (ctx, out) => `${tool(ctx, 'pg_dump')} -Fc -Z0 ${BENCH_DB} | zstd -3 -T1 -q -o ${out} && sync ${out}`),
+  pgBackupCase('pg-backup-age', 'PostgreSQL backup encrypted with age (default compression: zstd)', 'dbguard backup (age)', [], 'pg_dump -Fc -Z0 | zstd -3 | age -r', (ctx, out) => `${tool(ctx, 'pg_dump')} -Fc -Z0 ${BENCH_DB} | zstd -3 -T1 -q | age -r ${ctx.age.recipient} -o ${out} && sync ${out}`, true),
   pgRestoreCase('pg-restore', 'plain'),
   pgRestoreCase('pg-restore-age', 'age'),
   pgBackupJobsCase,

@@ -142,7 +142,7 @@ describe('a backup killed at any step', () => {
     const next = await runCli(['backup', '--json'], { cwd, env });
     expect(next.code, next.stderr).toBe(0);
     complete.push(parseJson<{ id: string }>(next).id);
-    expect(filesUnder(path.join(dir, 'manual')).sort()).toEqual(complete.flatMap((id) => [`${id}.dump`, `${id}.json`]).sort());
+    expect(filesUnder(path.join(dir, 'manual')).sort()).toEqual(complete.flatMap((id) => [`${id}.dump.zst`, `${id}.json`]).sort());
     expect(filesUnder(path.join(dir, '.dbguard')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });

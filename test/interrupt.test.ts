@@ -11,7 +11,7 @@ import { tempDir } from './harness/tmp.js';
 let template: string;
 let db: { name: string; url: string };
 
-/** Big enough that pg_dump runs for a while (its compression is the slow part); each test gets its own copy. */
+/** Big enough that pg_dump runs for a while; each test gets its own copy. */
 beforeAll(async () => {
   template = (await createDatabase('big')).name;
   await withClient(template, (c) =>
@@ -175,7 +175,7 @@ describe('interrupted backups', () => {
     const next = await runCli(['backup', '--json'], { cwd, env: { DATABASE_URL: db.url } });
     expect(next.code, next.stderr).toBe(0);
     const manifest = parseJson<{ id: string }>(next);
-    expect(filesUnder(path.join(cwd, 'backups', 'manual')).sort()).toEqual([`${manifest.id}.dump`, `${manifest.id}.json`]);
+    expect(filesUnder(path.join(cwd, 'backups', 'manual')).sort()).toEqual([`${manifest.id}.dump.zst`, `${manifest.id}.json`]);
   });
 
   it('SIGKILL leaves a backup that never lists as complete, and the next run cleans it up', async () => {
@@ -208,7 +208,7 @@ describe('interrupted backups', () => {
     const next = await runCli(['backup', '--json'], { cwd, env: { DATABASE_URL: db.url } });
     expect(next.code, next.stderr).toBe(0);
     const manifest = parseJson<{ id: string }>(next);
-    expect(filesUnder(path.join(cwd, 'backups', 'manual')).sort()).toEqual([`${manifest.id}.dump`, `${manifest.id}.json`]);
+    expect(filesUnder(path.join(cwd, 'backups', 'manual')).sort()).toEqual([`${manifest.id}.dump.zst`, `${manifest.id}.json`]);
   });
 
   it('two restores of the same database at once: one runs, the other is refused (exit 3)', async () => {

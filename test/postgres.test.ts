@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -47,9 +48,10 @@ describe('PostgreSQL', () => {
 
     const manifest = await backupOf(db.url, cwd, ['--label', 'Before Deploy!']);
     expect(manifest.id).toMatch(new RegExp(`^${db.name.replace('_', '-')}-\\d{8}T\\d{6}Z-before-deploy$`));
-    expect(manifest.file).toBe(path.join(cwd, 'backups', 'manual', `${manifest.id}.dump`));
+    expect(manifest.file).toBe(path.join(cwd, 'backups', 'manual', `${manifest.id}.dump.zst`));
     expect(manifest.tables).toEqual({ 'billing.invoices': 250, 'public.empty_table': 0, 'public.posts': 1000, 'public.users': 500 });
-    expect(readFileSync(manifest.file).subarray(0, 5).toString()).toBe('PGDMP');
+    // A pg_dump archive inside zstd: `zstd -d` gives what pg_restore reads.
+    expect(execFileSync('zstd', ['-dc', manifest.file]).subarray(0, 5).toString()).toBe('PGDMP');
 
     // Lose data three ways: a dropped table, deleted rows, changed values.
     await withClient(db.name, (c) => c.query(`DROP TABLE billing.invoices; DELETE FROM posts WHERE id > 10; UPDATE users SET name = 'oops'`));
@@ -234,5 +236,19 @@ describe('PostgreSQL', () => {
     expect(missing.stderr).toMatch(/Database "no_such_db" does not exist/);
     expect(readdirSync(cwd)).toEqual([]);
     expect(await databaseExists('no_such_db')).toBe(false);
+  });
+
+  it('refuses to start with a pg_dump older than the server, naming both versions, and keeps nothing', async () => {
+    const db = await createDatabase();
+    const cwd = tempDir();
+    const bin = path.join(cwd, 'old-bin');
+    mkdirSync(bin);
+    writeFileSync(path.join(bin, 'pg_dump'), '#!/bin/sh\necho "pg_dump (PostgreSQL) 11.22"\n', { mode: 0o755 });
+    const result = await runCli(['backup'], { cwd, env: { DATABASE_URL: db.url, DBGUARD_PG_BINDIR: bin } });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/pg_dump 11\.22 is older than the PostgreSQL 15 server and cannot dump it/);
+    expect(result.stderr).toMatch(/hint: Install the PostgreSQL 15 client tools/);
+    expect(parseJson<unknown[]>(await runCli(['list', '--json'], { cwd }))).toEqual([]);
+    expect(readdirSync(path.join(cwd, 'backups', 'manual'))).toEqual([]);
   });
 });

@@ -16,7 +16,10 @@ export function pgToolPath(tool: PgTool, env: NodeJS.ProcessEnv = process.env): 
   return env.DBGUARD_PG_BINDIR ? path.join(env.DBGUARD_PG_BINDIR, tool) : tool;
 }
 
-/** Major and full version of a client tool, e.g. `{ major: 15, full: '15.18' }`. */
+/**
+ * Major and full version of a client tool, e.g. `{ major: 15, full: '15.18' }`. Asked every time (not remembered):
+ * `dbguard serve` runs for weeks, and the client tools may be upgraded meanwhile.
+ */
 export async function pgToolVersion(tool: PgTool): Promise<{ major: number; full: string }> {
   const { stdout } = await runPgTool(tool, ['--version'], { env: process.env });
   const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(stdout);

@@ -44,6 +44,17 @@ async function countUserTables(client: pg.Client): Promise<TableCounts> {
   return counts;
 }
 
+/** pg_dump refuses servers newer than itself: say so before starting, with both versions. */
+async function assertDumpCanRead(client: pg.Client, tool: { major: number; full: string }): Promise<void> {
+  const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+  const serverMajor = Math.floor(Number(rows[0]!.v) / 10000);
+  if (tool.major < serverMajor) {
+    throw new DbguardError(`pg_dump ${tool.full} is older than the PostgreSQL ${serverMajor} server and cannot dump it.`, {
+      hint: `Install the PostgreSQL ${serverMajor} client tools (or newer) and put them first on PATH, or set DBGUARD_PG_BINDIR.`,
+    });
+  }
+}
+
 export class PostgresEngine implements DatabaseEngine {
   readonly kind = 'postgres' as const;
 
@@ -71,9 +82,13 @@ export class PostgresEngine implements DatabaseEngine {
   }
 
   async dump({ signal, nativeCompressionLevel, jobs, scratchPath, onProgress }: DumpOptions): Promise<Dump> {
-    const client = await connectPg(this.connection);
+    // pg_dump's version is asked while the connection is being made.
+    const [connected, tool] = await Promise.allSettled([connectPg(this.connection), pgToolVersion('pg_dump')]);
+    if (connected.status === 'rejected') throw connected.reason;
+    const client = connected.value;
     try {
-      await this.assertDumpCanRead(client);
+      if (tool.status === 'rejected') throw tool.reason;
+      await assertDumpCanRead(client, tool.value);
       // One exported snapshot: pg_dump (all its jobs) and our row counts see exactly the same data.
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const snapshot = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
@@ -100,18 +115,6 @@ export class PostgresEngine implements DatabaseEngine {
     } catch (error) {
       await client.end().catch(() => {});
       throw error;
-    }
-  }
-
-  /** pg_dump refuses servers newer than itself: say so before starting, with both versions. */
-  private async assertDumpCanRead(client: pg.Client): Promise<void> {
-    const tool = await pgToolVersion('pg_dump');
-    const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
-    const serverMajor = Math.floor(Number(rows[0]!.v) / 10000);
-    if (tool.major < serverMajor) {
-      throw new DbguardError(`pg_dump ${tool.full} is older than the PostgreSQL ${serverMajor} server and cannot dump it.`, {
-        hint: `Install the PostgreSQL ${serverMajor} client tools (or newer) and put them first on PATH, or set DBGUARD_PG_BINDIR.`,
-      });
     }
   }
 

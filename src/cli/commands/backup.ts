@@ -30,7 +30,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     .addOption(typeOption('kind of backup, decides its folder and retention').default('manual'))
     .option('--label <text>', 'short label, added to the backup id')
     .option('--description <text>', 'free text stored in the manifest')
-    .option('--compress <spec>', 'none | gzip[:1-9] | zstd[:1-19] (default: zstd for SQLite, pg_dump\'s own for PostgreSQL)')
+    .option('--compress <spec>', 'none | gzip[:1-9] | zstd[:1-19] (default: zstd; for PostgreSQL, gzip and none are pg_dump\'s own)')
     .addOption(jobsOption('PostgreSQL: parallel pg_dump jobs, for large databases (pg_dump\'s directory format, stored as one .dump.tar)'))
     .option('--no-encrypt', 'do not encrypt, even when recipients or a passphrase are configured')
     .option('--no-prune', 'do not apply the retention policy after the backup')
