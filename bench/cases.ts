@@ -329,7 +329,10 @@ function sqliteVariants(ctx: Context, timeoutMs?: number): Variant[] {
     {
       label: 'sqlite3 .backup, zstd -3 -T0, sync',
       tool: 'raw',
-      run: () => rawToFile(ctx, (out) => `sqlite3 ${sh(file)} ".backup ${out}.db" && zstd -3 -T0 -q --rm ${out}.db -o ${out} && sync ${out}`, timeoutMs),
+      run: () => {
+        const snapshot = sh(path.join(ctx.work, 'raw-snapshot.db'));
+        return rawToFile(ctx, (out) => `sqlite3 ${sh(file)} ".backup ${snapshot}" && zstd -3 -T0 -q --rm ${snapshot} -o ${out} && sync ${out}`, timeoutMs);
+      },
     },
     { label: 'dbguard --compress none', tool: 'dbguard', run: () => dbguardBackup(ctx, file, ['--compress', 'none']) },
     { label: 'dbguard (zstd)', tool: 'dbguard', run: () => dbguardBackup(ctx, file, []) },

@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --scale <n>] [--runs <n>] [--only <case,case|prefix>]
+ * npm run bench [-- --scale <n>] [--runs <n>] [--only <case,case|prefix|=case>]
  * Generates the data, runs each case `runs` times, writes bench/results/latest.{json,md}. Set DBGUARD_BENCH_CLI to
  * benchmark another build of the CLI than dist/cli/main.js.
  */
@@ -25,7 +25,8 @@ const scale = Number(values.scale);
 const runs = Number(values.runs);
 if (!(scale >= 1 && runs >= 1)) throw new Error('--scale and --runs take a positive number');
 const only = values.only?.split(',').map((s) => s.trim());
-const cases = CASES.filter((c) => !only || only.some((o) => c.name === o || c.name.startsWith(`${o}-`)));
+// `pg-backup` also selects pg-backup-zstd, pg-backup-age...; `=pg-backup` that case alone.
+const cases = CASES.filter((c) => !only || only.some((o) => (o.startsWith('=') ? c.name === o.slice(1) : c.name === o || c.name.startsWith(`${o}-`))));
 if (cases.length === 0) throw new Error(`No case matches --only ${values.only}; cases: ${CASES.map((c) => c.name).join(', ')}`);
 
 const cli = path.resolve(process.env.DBGUARD_BENCH_CLI ?? path.join(ROOT, 'dist', 'cli', 'main.js'));
