@@ -1,13 +1,13 @@
 import { createReadStream } from 'node:fs';
-import { type Readable, type Transform, pipeline } from 'node:stream';
+import { type Duplex, type Readable, pipeline } from 'node:stream';
 import type { RestoreSource } from '../engines/types.js';
 import { createDecompressor } from '../pipeline/compression.js';
 import { type DecryptionKeys, decryptStream } from '../pipeline/encryption.js';
 import type { StoredBackup } from '../storage/manifest.js';
 
 /** Chains streams, propagating any error to the end of the chain (which the caller consumes). */
-export function chain(source: Readable, ...transforms: Array<Transform | undefined>): Readable {
-  const stages = transforms.filter((t): t is Transform => t !== undefined);
+export function chain(source: Readable, ...transforms: Array<Duplex | undefined>): Readable {
+  const stages = transforms.filter((t): t is Duplex => t !== undefined);
   if (stages.length === 0) return source;
   return pipeline([source, ...stages], () => {}) as unknown as Readable;
 }

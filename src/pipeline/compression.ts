@@ -1,4 +1,4 @@
-import type { Transform } from 'node:stream';
+import { Duplex, type Transform } from 'node:stream';
 import os from 'node:os';
 import zlib from 'node:zlib';
 import { UsageError } from '../errors.js';
@@ -36,6 +36,7 @@ export function compressionExtension(algorithm: CompressionAlgorithm): string {
 }
 
 type ZstdModule = typeof import('zstd-napi');
+type ZstdBinding = typeof import('zstd-napi/binding.js');
 let zstdModule: Promise<{ zstd: ZstdModule } | { error: unknown }> | undefined;
 
 /** zstd-napi is a native addon: when its build is missing, zstd is unavailable (and says why) rather than a crash. */
@@ -89,15 +90,43 @@ export async function createCompressor(compression: Compression, cores: 'spare' 
   }
 }
 
-export async function createDecompressor(algorithm: CompressionAlgorithm): Promise<Transform | undefined> {
+export async function createDecompressor(algorithm: CompressionAlgorithm): Promise<Duplex | undefined> {
   switch (algorithm) {
     case 'none':
       return undefined;
     case 'gzip':
       return zlib.createGunzip();
     case 'zstd': {
-      const zstd = await loadZstd();
-      return new zstd.DecompressStream();
+      await loadZstd();
+      const { default: binding } = await import('zstd-napi/binding.js');
+      return Duplex.from(zstdDecompression(binding));
     }
   }
+}
+
+/**
+ * zstd-napi's DecompressStream turns each input chunk into all of its output at once, whatever the reader has taken:
+ * a 1 MiB chunk of a pg_dump archive full of repeated values became over 100 MB in memory. Here one output buffer at
+ * a time, each handed on only when the reader asks for more, so memory stays flat at any compression ratio.
+ */
+function zstdDecompression(binding: ZstdBinding) {
+  return async function* (source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    const dctx = new binding.DCtx();
+    const outputSize = binding.dStreamOutSize();
+    let inFrame = false;
+    for await (const chunk of source) {
+      let input: Buffer = chunk;
+      for (;;) {
+        const output = Buffer.allocUnsafe(outputSize);
+        const [remaining, produced, consumed] = dctx.decompressStream(output, input);
+        if (produced > 0) yield output.subarray(0, produced);
+        input = input.subarray(consumed);
+        if (input.length === 0 && (produced < output.length || remaining === 0)) {
+          inFrame = remaining !== 0;
+          break;
+        }
+      }
+    }
+    if (inFrame) throw new Error('the compressed data ended in the middle of a frame (the file is truncated)');
+  };
 }

@@ -1,0 +1,48 @@
+import { once } from 'node:events';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { describe, expect, it } from 'vitest';
+import { createCompressor, createDecompressor } from '../../src/pipeline/compression.js';
+
+const MB = 1 << 20;
+
+async function zstdOf(data: Buffer): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  await pipeline(Readable.from([data]), (await createCompressor({ algorithm: 'zstd' }))!, async function* (source) {
+    for await (const part of source) parts.push(part as Buffer);
+  });
+  return Buffer.concat(parts);
+}
+
+describe('zstd decompression', () => {
+  it('holds back its output until the reader asks for it, at any compression ratio', async () => {
+    const plain = Buffer.alloc(64 * MB, 'x');
+    const compressed = await zstdOf(plain);
+    expect(compressed.length).toBeLessThan(MB); // one input chunk that expands 64 MB
+
+    const decompressor = (await createDecompressor('zstd'))!;
+    decompressor.end(compressed);
+    // Nobody reads: what waits in memory is at most a few output buffers, not the whole expansion.
+    for (let i = 0; i < 10; i++) await new Promise(setImmediate);
+    expect(decompressor.readableLength).toBeLessThan(2 * MB);
+
+    let total = 0;
+    let same = true;
+    decompressor.on('data', (chunk: Buffer) => {
+      same &&= chunk.every((byte) => byte === 0x78);
+      total += chunk.length;
+    });
+    await once(decompressor, 'end');
+    expect(total).toBe(plain.length);
+    expect(same).toBe(true);
+  });
+
+  it('reports input that ends in the middle of a frame', async () => {
+    const compressed = await zstdOf(Buffer.alloc(4 * MB, 'y'));
+    const decompressor = (await createDecompressor('zstd'))!;
+    const reading = pipeline(Readable.from([compressed.subarray(0, compressed.length - 8)]), decompressor, async function* (source) {
+      for await (const _ of source);
+    });
+    await expect(reading).rejects.toThrow(/ended in the middle/);
+  });
+});
