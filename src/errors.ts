@@ -38,3 +38,25 @@ export class RefusedError extends DbguardError {
     this.name = 'RefusedError';
   }
 }
+
+/** An error as plain data, to cross from a worker thread: its message, hint and exit code survive. */
+export interface ErrorData {
+  message: string;
+  exitCode?: ExitCode | undefined;
+  hint?: string | undefined;
+  code?: string | undefined;
+}
+
+export function errorData(error: unknown): ErrorData {
+  const { message, code } = error as { message?: string; code?: unknown };
+  const text = message ?? String(error);
+  if (error instanceof DbguardError) return { message: text, exitCode: error.exitCode, hint: error.hint };
+  return { message: text, code: typeof code === 'string' ? code : undefined };
+}
+
+export function errorFromData(data: ErrorData): Error {
+  if (data.exitCode === ExitCode.usage) return new UsageError(data.message, data.hint);
+  if (data.exitCode === ExitCode.refused) return new RefusedError(data.message, data.hint);
+  if (data.exitCode !== undefined) return new DbguardError(data.message, { exitCode: data.exitCode, hint: data.hint });
+  return Object.assign(new Error(data.message), data.code === undefined ? {} : { code: data.code });
+}

@@ -1,15 +1,17 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { exportSubject, parseDatabaseUrl } from '../src/index.js';
-import { parseJson, runCli } from './harness/cli.js';
+import { exportSubject, parseDatabaseUrl } from '../dist/index.js';
+import { CLI, parseJson, runCli } from './harness/cli.js';
 import { engineFor } from '../src/engines/index.js';
 import type { SchemaTable } from '../src/engines/types.js';
 import { type Rows, ownedReferences, ownedRows, randomData } from './harness/export-oracle.js';
 import { exportSchemaSql, expectedExport, rowKey } from './harness/export-schema.js';
 import { createDatabase, withClient } from './harness/pg-db.js';
+import { eventually } from './harness/serve.js';
 import { tempDir } from './harness/tmp.js';
 
 interface ExportDocument {
@@ -192,6 +194,33 @@ describe('dbguard export (CLI)', () => {
 
     const listed = await runCli(['list', '--json'], { cwd });
     expect(listed.stdout).toContain(manifest.file.split(path.sep).at(-1)!.split('.')[0]);
+  });
+  it('Ctrl-C while the rows are written stops the export: exit 130, no export kept, no copy, no partial file', async () => {
+    const cwd = tempDir();
+    const file = path.join(cwd, 'big.db');
+    const db = new Database(file);
+    db.exec(`CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);
+      CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id), body TEXT);
+      CREATE INDEX posts_user ON posts(user_id);
+      INSERT INTO users VALUES (1, 'a@example.com');
+      WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 1000000)
+        INSERT INTO posts SELECT i, 1, 'a post about something, long enough to take a while ' || i FROM s;`);
+    db.close();
+    const child = spawn(process.execPath, [CLI, 'export', '--subject', 'users=1', '--db', file, '--out', 'out.json'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    const exportDir = path.join(cwd, 'backups', 'export');
+    await eventually(() => {
+      if (child.exitCode !== null) throw new Error(`the export ended before it could be interrupted: ${stderr}`);
+      const writing = existsSync(exportDir) ? readdirSync(exportDir).find((name) => name.endsWith('.scratch')) : undefined;
+      return writing && statSync(path.join(exportDir, writing)).size > 0 ? true : undefined;
+    }, 'the export writing its rows');
+    child.kill('SIGINT');
+    expect(await closed).toBe(130);
+    expect(stderr).toMatch(/Interrupted by SIGINT/);
+    const files = readdirSync(cwd, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+    expect(files).toEqual(['big.db']);
   });
 });
 
