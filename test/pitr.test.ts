@@ -34,10 +34,10 @@ async function content(database: string): Promise<Record<string, unknown[]>> {
   return result;
 }
 
-/** serve's /metrics for the database `lag`: metric name -> value. */
-async function scrape(url: string): Promise<Map<string, number>> {
+/** serve's /metrics for one database: metric name -> value. */
+async function scrape(url: string, database = 'lag'): Promise<Map<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  return new Map([...text.matchAll(/^(dbguard_pitr_\w+)\{database="lag"\} (\S+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
+  return new Map([...text.matchAll(new RegExp(`^(dbguard_pitr_\\w+)\\{database="${database}"\\} (\\S+)$`, 'gm'))].map((m) => [m[1]!, Number(m[2])]));
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -67,6 +67,21 @@ function processes(): string[] {
 /** The pg_receivewal processes of `slot` for the project in `cwd` (not the shells around them, nor other tests'). */
 function receivers(slot: string, cwd: string): string[] {
   return processes().filter((line) => /^\d+ \S*pg_receivewal /.test(line) && line.includes(`--slot=${slot} `) && line.includes(`--directory=${cwd}/`));
+}
+
+/** The processes `parent` started whose command line contains `name`. */
+function childrenOf(parent: number, name: string): number[] {
+  return readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .flatMap((n) => {
+      try {
+        const stat = readFileSync(`/proc/${n}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        return ppid === parent && readFileSync(`/proc/${n}/cmdline`, 'utf8').includes(name) ? [Number(n)] : [];
+      } catch {
+        return []; // exited meanwhile
+      }
+    });
 }
 
 function pitrRunDirs(pid: number): string[] {
@@ -303,5 +318,55 @@ describe('point-in-time recovery', () => {
       await hook.close();
     }
   }, 300_000);
-});
+  it('a first base backup that runs is no lag; one that reads nothing or fails is reported, and a failed one is tried again', async () => {
+    await sql('postgres', 'CREATE DATABASE firstbase');
+    await sql('firstbase', 'CREATE TABLE t (i int)');
+    const hook = await httpReceiver();
+    const cwd = tempDir();
+    const env = { FIRST_URL: pgUrl(server, 'firstbase') };
+    writeFileSync(path.join(cwd, 'dbguard.config.json'), JSON.stringify({ databases: { first: { url: '${FIRST_URL}', pitr: { maxLag: '2s' } } }, notify: [{ type: 'webhook', url: hook.url }] }));
+    const serve = startServe(cwd, env);
+    const stopped: number[] = [];
+    const pause = (pid: number) => (process.kill(pid, 'SIGSTOP'), stopped.push(pid));
+    const resume = (pid: number) => (process.kill(pid, 'SIGCONT'), stopped.splice(stopped.indexOf(pid), 1));
+    const alerts = () => hook.requests.map((r) => (JSON.parse(r.body) as { error: string }).error);
+    try {
+      const [start] = await serve.waitFor(serve.event('pitr.base.start', 'first'), 'the first base backup');
+      expect(start!.first).toBe(true);
+      const basebackup = await eventually(() => childrenOf(serve.child.pid!, 'pg_basebackup')[0], 'pg_basebackup');
+      pause(basebackup);
+      // The WAL is shipped meanwhile; then the receiver hangs too, so the shipped WAL falls far behind maxLag.
+      const serveUrl = await serve.url();
+      await eventually(async () => ((await scrape(serveUrl, 'first')).get('dbguard_pitr_newest_restorable_timestamp_seconds')! > 0 ? true : undefined), 'WAL shipped during the base backup');
+      const receiver = await eventually(() => childrenOf(serve.child.pid!, 'pg_receivewal')[0], 'pg_receivewal');
+      pause(receiver);
+      await sql('firstbase', 'INSERT INTO t SELECT generate_series(1, 1000)');
+      const [stalled] = await serve.waitFor(serve.event('pitr.base.stalled', 'first'), 'pitr.base.stalled', { timeoutMs: 30_000 });
+      expect(stalled!.first).toBe(true);
+      await eventually(() => (alerts().some((a) => /^the first base backup has read nothing for \d+s \([\d.]+ MB so far\): there is no restorable window until it finishes$/.test(a)) ? true : undefined), 'the stalled alert');
+      await sleep(3000); // past maxLag again: still no lag, there is no window to lag behind
+      expect((await scrape(serveUrl, 'first')).get('dbguard_pitr_lag_seconds')).toBeGreaterThan(2);
+      expect(serve.events.filter((e) => e.event === 'pitr.lag')).toEqual([]);
 
+      // The stuck backup dies: reported, with when it is tried again; the next try makes the window.
+      resume(receiver);
+      await eventually(async () => ((await scrape(serveUrl, 'first')).get('dbguard_pitr_lag_seconds')! < 1 ? true : undefined), 'the WAL to catch up');
+      process.kill(basebackup, 'SIGKILL');
+      resume(basebackup);
+      const [failed] = await serve.waitFor(serve.event('pitr.base.failed', 'first'), 'pitr.base.failed');
+      expect(failed).toMatchObject({ first: true, retryInMs: 10_000 });
+      await eventually(() => (alerts().some((a) => a.startsWith('the first base backup failed: ') && a.endsWith('there is no restorable window until a base backup succeeds: serve tries again in 10s (or run dbguard pitr enable --database first)')) ? true : undefined), 'the failure alert');
+      await serve.waitFor(serve.event('pitr.base.done', 'first'), 'the retried base backup', { timeoutMs: 60_000 });
+      const firstWindow = serve.events.findIndex((e) => e.event === 'pitr.base.done');
+      await eventually(async () => {
+        const s = parseJson<{ window: { newest: string | null } }>(await runCli(['pitr', 'status', '--database', 'first', '--json'], { cwd, env }));
+        return s.window.newest ?? undefined;
+      }, 'a restorable window');
+      expect(serve.events.slice(0, firstWindow).filter((e) => e.event === 'pitr.lag')).toEqual([]);
+    } finally {
+      for (const pid of stopped) process.kill(pid, 'SIGCONT');
+      await serve.stop('SIGKILL');
+      await hook.close();
+    }
+  }, 180_000);
+});

@@ -163,6 +163,8 @@ export async function takeBaseBackup(options: {
   dir: string;
   signal?: AbortSignal | undefined;
   onWarning?: ((message: string) => void) | undefined;
+  /** Bytes of the base backup read so far. */
+  onProgress?: ((bytes: number) => void) | undefined;
 }): Promise<BackupResult & { windows: WindowChange[] }> {
   const database = requirePostgres(options.database);
   const engine = new PgBaseBackupEngine(database.target.connection, database.target.schema);
@@ -180,6 +182,7 @@ export async function takeBaseBackup(options: {
     remote,
     signal: options.signal,
     onWarning: options.onWarning,
+    onProgress: options.onProgress,
     base: () => ({ ...engine.info!, consistentAt: new Date().toISOString() }),
   });
   if (!retention) return { ...result, windows: [] };

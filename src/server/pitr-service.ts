@@ -8,7 +8,7 @@ import { verifyPitr } from '../core/pitr-restore.js';
 import type { DecryptionKeys } from '../pipeline/encryption.js';
 import type { Logger } from './log.js';
 import type { PitrMetrics } from './metrics.js';
-import { type ReceiverState, WalReceiver } from './wal-receiver.js';
+import { type ReceiverState, WalReceiver, mb } from './wal-receiver.js';
 
 interface Streamed {
   receiver: WalReceiver;
@@ -19,7 +19,14 @@ interface Streamed {
   key: string;
   /** Read at start and after each base backup: when each base backup became consistent, and the holes. */
   window?: { bases: string[]; holes: number } | undefined;
+  /** The next try of a first base backup that failed. */
+  retry?: NodeJS.Timeout | undefined;
+  retryDelayMs?: number;
 }
+
+/** A first base backup that failed is tried again after this, doubling up to an hour: until one succeeds there is no window. */
+const FIRST_BASE_RETRY_MS = 10_000;
+const MAX_FIRST_BASE_RETRY_MS = 3_600_000;
 
 /** Point-in-time recovery inside serve: one WAL receiver and one base backup schedule per database with `pitr`. */
 export class PitrService {
@@ -99,8 +106,10 @@ export class PitrService {
     const base = new Cron(database.pitr!.base.cron, { timezone: database.pitr!.base.timeZone, mode: '5-or-6-parts' }, () => void this.runBase(database));
     const verify = database.verify ? new Cron(database.verify.cron, { timezone: database.verify.timeZone, mode: '5-or-6-parts' }, () => void this.runVerify(database)) : undefined;
     this.streamed.set(database.name, { receiver, base, verify, key: keyOf(database, dir) });
-    if ((await baseBackupsOf(database, dir)).length === 0) void this.runBase(database);
-    else void this.refreshWindow(database);
+    if ((await baseBackupsOf(database, dir)).length === 0) {
+      receiver.awaitingFirstBase = true;
+      void this.runBase(database);
+    } else void this.refreshWindow(database);
   }
 
   private async stopOne(name: string): Promise<void> {
@@ -109,6 +118,7 @@ export class PitrService {
     this.streamed.delete(name);
     streamed.base.stop();
     streamed.verify?.stop();
+    clearTimeout(streamed.retry);
     await streamed.receiver.stop();
     this.options.log('info', 'pitr.stopped', { database: name });
   }
@@ -117,21 +127,87 @@ export class PitrService {
   private runBase(database: PostgresDatabase): Promise<void> {
     if (this.stopping || this.running.has(database.name)) return Promise.resolve();
     const { log, dir } = this.options;
+    const first = this.streamed.get(database.name)?.receiver.awaitingFirstBase ?? false;
     const done = (async () => {
-      log('info', 'pitr.base.start', { database: database.name });
+      log('info', 'pitr.base.start', { database: database.name, first });
+      const watch = this.watchBase(database, first);
       try {
-        const result = await takeBaseBackup({ database, dir, onWarning: (message) => log('warn', 'pitr.base.warning', { database: database.name, message }) });
+        const result = await takeBaseBackup({
+          database,
+          dir,
+          onWarning: (message) => log('warn', 'pitr.base.warning', { database: database.name, message }),
+          onProgress: watch.progress,
+        });
+        const streamed = this.streamed.get(database.name);
+        if (streamed) {
+          streamed.receiver.awaitingFirstBase = false;
+          streamed.retryDelayMs = undefined;
+        }
         await this.refreshWindow(database);
         const m = result.manifest;
         const prunedWal = result.windows.reduce((sum, w) => sum + w.walDeleted, 0);
         log('info', 'pitr.base.done', { database: database.name, id: m.id, size: m.size, durationMs: m.durationMs, startLsn: m.base?.startLsn, pruned: [...result.pruned, ...result.prunedRemote], prunedWal, windows: result.windows });
       } catch (error) {
-        log('error', 'pitr.base.failed', { database: database.name, error: (error as Error).message });
-        await this.tell(database, `base backup failed: ${(error as Error).message}`);
+        const message = (error as Error).message;
+        const retryInMs = first ? this.retryFirstBase(database) : undefined;
+        log('error', 'pitr.base.failed', { database: database.name, error: message, first, retryInMs });
+        const next =
+          retryInMs === undefined
+            ? ''
+            : `; there is no restorable window until a base backup succeeds: serve tries again in ${formatAge(retryInMs)} (or run dbguard pitr enable --database ${database.name})`;
+        await this.tell(database, `${first ? 'the first ' : ''}base backup failed: ${message}${next}`);
+      } finally {
+        watch.stop();
       }
     })().finally(() => this.running.delete(database.name));
     this.running.set(database.name, done);
     return done;
+  }
+
+  /** Schedules the next try of a failed first base backup; returns its delay. */
+  private retryFirstBase(database: PostgresDatabase): number | undefined {
+    const streamed = this.streamed.get(database.name);
+    if (!streamed || this.stopping) return undefined;
+    const delay = streamed.retryDelayMs ?? Math.max(FIRST_BASE_RETRY_MS, database.pitr!.maxLagMs);
+    streamed.retryDelayMs = Math.min(MAX_FIRST_BASE_RETRY_MS, delay * 2);
+    clearTimeout(streamed.retry);
+    streamed.retry = setTimeout(() => void this.runBase(database), delay);
+    return delay;
+  }
+
+  /**
+   * Watches a running base backup: when it reads nothing for maxLag it is reported (once, and when it moves again).
+   * A first base backup that runs, however long, is not a lag: there is no window yet.
+   */
+  private watchBase(database: PostgresDatabase, first: boolean): { progress: (bytes: number) => void; stop: () => void } {
+    const { log } = this.options;
+    const now = () => (this.options.now ?? (() => new Date()))().getTime();
+    const { maxLagMs } = database.pitr!;
+    let bytes = 0;
+    let movedAt = now();
+    let stalled = false;
+    const timer = setInterval(
+      () => {
+        const idleMs = now() - movedAt;
+        if (stalled || idleMs <= maxLagMs) return;
+        stalled = true;
+        log('warn', 'pitr.base.stalled', { database: database.name, first, bytes, idleMs });
+        const consequence = first ? ': there is no restorable window until it finishes' : '';
+        void this.tell(database, `the ${first ? 'first ' : ''}base backup has read nothing for ${formatAge(idleMs)} (${mb(bytes)} so far)${consequence}`);
+      },
+      Math.min(10_000, Math.max(500, Math.floor(maxLagMs / 4))),
+    );
+    timer.unref();
+    return {
+      progress: (read) => {
+        if (read === bytes) return;
+        bytes = read;
+        movedAt = now();
+        if (stalled) log('info', 'pitr.base.moving', { database: database.name, first, bytes });
+        stalled = false;
+      },
+      stop: () => clearInterval(timer),
+    };
   }
 
   private runVerify(database: PostgresDatabase): Promise<void> {

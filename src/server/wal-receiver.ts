@@ -58,6 +58,12 @@ export class WalReceiver {
   private segmentSize: number | undefined;
   private alerts = { lag: false, retained: false, remote: false };
   state: ReceiverState = { newest: null, lagMs: null, retainedBytes: null, streaming: false };
+  /**
+   * While the database has no base backup yet there is no window to lag behind: the lag is not alerted then (the
+   * base backup itself is watched instead).
+   */
+  awaitingFirstBase = false;
+  private startedAt = 0;
 
   constructor(
     readonly database: PostgresDatabase,
@@ -85,6 +91,7 @@ export class WalReceiver {
     await ensurePrivateDir(path.dirname(this.spool));
     await ensurePrivateDir(this.spool);
     this.state.newest = await this.shipper.load();
+    this.startedAt = this.now().getTime();
     await this.stopLeftover();
     this.spawn();
     this.timer = setInterval(() => void this.tick(), this.tickMs);
@@ -259,11 +266,18 @@ export class WalReceiver {
   private checkLag(): void {
     const { maxLagMs, maxSlotWalBytes } = this.database.pitr!;
     const name = this.database.name;
-    this.state.lagMs = this.state.newest ? Math.max(0, this.now().getTime() - Date.parse(this.state.newest)) : null;
-    const lagging = this.state.lagMs !== null && this.state.lagMs > maxLagMs;
+    const now = this.now().getTime();
+    const { newest } = this.state;
+    this.state.lagMs = newest ? Math.max(0, now - Date.parse(newest)) : null;
+    // Nothing shipped yet: what could be restored is as old as the start of streaming.
+    const lagMs = this.state.lagMs ?? now - this.startedAt;
+    const lagging = !this.awaitingFirstBase && lagMs > maxLagMs;
     if (lagging && !this.alerts.lag) {
-      const message = `the newest restorable point (${this.state.newest}) is older than maxLag (${Math.round(maxLagMs / 1000)}s)`;
-      this.log('warn', 'pitr.lag', { database: name, newest: this.state.newest, lagMs: this.state.lagMs, maxLagMs });
+      const limit = `maxLag (${Math.round(maxLagMs / 1000)}s)`;
+      const message = newest
+        ? `the newest restorable point (${newest}) is older than ${limit}`
+        : `no WAL has been shipped since streaming started at ${new Date(this.startedAt).toISOString()}, longer ago than ${limit}`;
+      this.log('warn', 'pitr.lag', { database: name, newest, lagMs, maxLagMs });
       this.events.onAlert(this.database, message);
     } else if (!lagging && this.alerts.lag) this.log('info', 'pitr.caught-up', { database: name, newest: this.state.newest });
     this.alerts.lag = lagging;
@@ -278,6 +292,6 @@ export class WalReceiver {
   }
 }
 
-function mb(bytes: number): string {
+export function mb(bytes: number): string {
   return `${Number((bytes / 1048576).toFixed(1))} MB`;
 }
