@@ -40,6 +40,12 @@ async function scrape(url: string, database = 'lag'): Promise<Map<string, number
   return new Map([...text.matchAll(new RegExp(`^(dbguard_pitr_\\w+)\\{database="${database}"\\} (\\S+)$`, 'gm'))].map((m) => [m[1]!, Number(m[2])]));
 }
 
+/** Moves the server's WAL `n` segments on (a write, then a switch to the next segment, each time). */
+async function holdBackSegments(database: string, n: number): Promise<void> {
+  await sql(database, 'CREATE TABLE IF NOT EXISTS switched (i int)');
+  for (let i = 0; i < n; i++) await sql(database, 'INSERT INTO switched VALUES (1); SELECT pg_switch_wal()');
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A moment strictly between what was committed before and what is committed after. */
@@ -89,6 +95,17 @@ function pitrRunDirs(pid: number): string[] {
 }
 
 describe('point-in-time recovery', () => {
+  it('refuses a held-back WAL limit under two segments: a healthy slot holds back up to one', async () => {
+    const cwd = tempDir();
+    writeFileSync(path.join(cwd, 'dbguard.config.json'), JSON.stringify({ databases: { shop: { url: pgUrl(server, 'postgres'), pitr: { maxSlotWalMB: 16 } } } }));
+    for (const command of [['pitr', 'status', '--database', 'shop'], ['serve', '--listen', '127.0.0.1:0']]) {
+      const refused = await runCli(command, { cwd });
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr).toContain('databases.shop.pitr.maxSlotWalMB: at least 32 (it is 16).');
+      expect(refused.stderr).toContain('one whole 16 MB segment at a time');
+    }
+  });
+
   it('streams the WAL with serve and restores the exact content of recorded moments, across a kill -9 of serve; a hole is refused by name; Ctrl-C cleans up', async () => {
     await sql('postgres', 'CREATE DATABASE shop');
     await sql('postgres', 'CREATE DATABASE bench');
@@ -243,7 +260,7 @@ describe('point-in-time recovery', () => {
     const env = { LAG_URL: pgUrl(server, 'lagging') };
     writeFileSync(
       path.join(cwd, 'dbguard.config.json'),
-      JSON.stringify({ databases: { lag: { url: '${LAG_URL}', pitr: { maxLag: '2s', maxSlotWalMB: 0.5 } } }, notify: [{ type: 'webhook', url: hook.url }] }),
+      JSON.stringify({ databases: { lag: { url: '${LAG_URL}', pitr: { maxLag: '2s', maxSlotWalMB: 32 } } }, notify: [{ type: 'webhook', url: hook.url }] }),
     );
     const serve = startServe(cwd, env);
     try {
@@ -261,24 +278,25 @@ describe('point-in-time recovery', () => {
       process.kill(pid, 'SIGSTOP'); // the receiver hangs: nothing more is received
       try {
         await sql('lagging', `CREATE TABLE t AS SELECT i, md5(i::text) AS v FROM generate_series(1, 30000) i`);
+        await holdBackSegments('lagging', 4);
         const [lag] = await serve.waitFor(serve.event('pitr.lag', 'lag'), 'pitr.lag', { timeoutMs: 30_000 });
         expect(lag!.maxLagMs).toBe(2000);
         await serve.waitFor(serve.event('pitr.slot-retained', 'lag'), 'pitr.slot-retained', { timeoutMs: 30_000 });
         const alerts = await eventually(() => (hook.requests.length >= 2 ? hook.requests.map((r) => JSON.parse(r.body) as { event: string; error: string }) : undefined), 'two webhook alerts');
         expect(new Set(alerts.map((a) => a.event))).toEqual(new Set(['pitr-lag']));
         expect(alerts.some((a) => a.error.includes('is older than maxLag (2s)'))).toBe(true);
-        expect(alerts.some((a) => /holds back [\d.]+ MB of WAL on the server \(limit 0\.5 MB\)/.test(a.error))).toBe(true);
+        expect(alerts.some((a) => /holds back [\d.]+ MB of WAL on the server \(limit 32 MB\)/.test(a.error))).toBe(true);
 
         // serve's /metrics: the lag, the WAL held back and the limits.
         const serveUrl = await serve.url();
         const metrics = await eventually(async () => {
           const m = await scrape(serveUrl);
-          return m.get('dbguard_pitr_slot_retained_bytes')! > 0.5 * 1048576 ? m : undefined;
+          return m.get('dbguard_pitr_slot_retained_bytes')! > 32 * 1048576 ? m : undefined;
         }, 'the held-back WAL in /metrics', 30_000);
         expect(metrics.get('dbguard_pitr_lag_seconds')).toBeGreaterThanOrEqual(0);
         expect(metrics.get('dbguard_pitr_max_lag_seconds')).toBe(2);
-        expect(metrics.get('dbguard_pitr_slot_retained_bytes')).toBeGreaterThan(0.5 * 1048576);
-        expect(metrics.get('dbguard_pitr_slot_retained_limit_bytes')).toBe(0.5 * 1048576);
+        expect(metrics.get('dbguard_pitr_slot_retained_bytes')).toBeGreaterThan(32 * 1048576);
+        expect(metrics.get('dbguard_pitr_slot_retained_limit_bytes')).toBe(32 * 1048576);
       } finally {
         process.kill(pid, 'SIGCONT');
       }
@@ -298,6 +316,7 @@ describe('point-in-time recovery', () => {
 
       // Nothing reads the slot now: dbguard status says so, and that the window falls behind (exit 1).
       await sql('lagging', 'INSERT INTO t VALUES (0, NULL)');
+      await holdBackSegments('lagging', 4);
       await sleep(2500);
       const stalled = await runCli(['status', '--database', 'lag', '--json'], { cwd, env });
       expect(stalled.code).toBe(1);
@@ -307,7 +326,7 @@ describe('point-in-time recovery', () => {
       expect(state!.pitr.problems).toEqual([
         expect.stringMatching(/^the newest restorable point is \d+s old \(maxLag 2s\)$/),
         'nothing reads the replication slot dbguard_lag (is dbguard serve running?)',
-        expect.stringMatching(/^the slot dbguard_lag holds back [\d.]+ MB of WAL on the server \(limit 0\.5 MB\)$/),
+        expect.stringMatching(/^the slot dbguard_lag holds back [\d.]+ MB of WAL on the server \(limit 32 MB\)$/),
       ]);
       expect(state!.problems).toContain(`point-in-time recovery: ${state!.pitr.problems[1]}`);
       const text = await runCli(['status', '--database', 'lag'], { cwd, env });

@@ -32,7 +32,7 @@ export const pitrEntrySchema = z
     base: z.string().min(1).optional(),
     /** The newest restorable point is never older than this (default 5m). */
     maxLag: duration.optional(),
-    /** Alert when the replication slot holds back more WAL than this on the server (default 1024). */
+    /** Alert when the replication slot holds back more WAL than this on the server (default 1024, at least 32). */
     maxSlotWalMB: z.number().positive().optional(),
   })
   .strict();

@@ -60,6 +60,11 @@ export interface PitrSettings {
 export const DEFAULT_PITR_BASE = '0 3 * * *';
 export const DEFAULT_PITR_MAX_LAG_MS = 5 * 60_000;
 export const DEFAULT_PITR_MAX_SLOT_WAL_MB = 1024;
+/**
+ * pg_receivewal confirms the WAL one whole segment (16 MB) at a time, so a healthy slot holds back up to a segment plus
+ * what was written since: a limit under two segments would alert all the time.
+ */
+export const MIN_PITR_MAX_SLOT_WAL_MB = 32;
 
 export interface ResolveOptions {
   config: DbguardConfig;
@@ -170,7 +175,14 @@ function pitrSettings(entry: DatabaseEntry['pitr'], target: DatabaseTarget, time
   cronOf(base, `${where}.base`);
   const maxLagMs = settings.maxLag !== undefined ? parseDuration(settings.maxLag, `${where}.maxLag`) : DEFAULT_PITR_MAX_LAG_MS;
   if (maxLagMs < 1000) throw new UsageError(`${where}.maxLag: at least 1s.`);
-  return { base, maxLagMs, maxSlotWalBytes: (settings.maxSlotWalMB ?? DEFAULT_PITR_MAX_SLOT_WAL_MB) * 1024 * 1024 };
+  const maxSlotWalMB = settings.maxSlotWalMB ?? DEFAULT_PITR_MAX_SLOT_WAL_MB;
+  if (maxSlotWalMB < MIN_PITR_MAX_SLOT_WAL_MB) {
+    throw new UsageError(
+      `${where}.maxSlotWalMB: at least ${MIN_PITR_MAX_SLOT_WAL_MB} (it is ${maxSlotWalMB}).`,
+      `pg_receivewal confirms the WAL to the server one whole 16 MB segment at a time, so a healthy slot holds back up to a segment plus what was written since: a limit under ${MIN_PITR_MAX_SLOT_WAL_MB} MB would alert all the time. Set what the server's disk can spare (default ${DEFAULT_PITR_MAX_SLOT_WAL_MB}).`,
+    );
+  }
+  return { base, maxLagMs, maxSlotWalBytes: maxSlotWalMB * 1024 * 1024 };
 }
 
 /** Two intervals of the schedule (one missed run is not yet stale), else 26 hours. */
