@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RefusedError } from '../errors.js';
 import { type Compression, compressionExtension, createCompressor, createDecompressor } from '../pipeline/compression.js';
@@ -139,11 +139,7 @@ export class WalShipper {
    */
   async shipFinished(file: string, segment: string, coverage: Coverage | null): Promise<{ shipped: StoredWal | undefined; complete: boolean }> {
     const lacking = this.writers().filter((s) => !this.finished.get(s)?.has(segment));
-    let shipped: StoredWal | undefined;
-    if (lacking.length > 0) {
-      const raw = await fs.readFile(file);
-      shipped = await this.write(lacking, raw, segment, false, coverage, () => undefined);
-    }
+    const shipped = lacking.length > 0 ? await this.write(lacking, file, segment, false, coverage, () => undefined) : undefined;
     for (const store of this.writers()) {
       const partial = this.partials.get(store);
       if (partial?.object.segment === segment && this.finished.get(store)?.has(segment)) {
@@ -160,8 +156,8 @@ export class WalShipper {
    * covers. Returns what the first store holds now.
    */
   async shipPartial(file: string, segment: string, coverage: Coverage | null): Promise<StoredWal | undefined> {
-    const raw = await fs.readFile(file); // one segment (16 MB by default), read once: its hash decides whether to ship
-    const rawSha256 = createHash('sha256').update(raw).digest('hex');
+    // Its hash decides whether to ship; what is shipped is hashed again as it is read (the receiver may have written more).
+    const { sha256: rawSha256 } = await digestFile(file);
     const now = this.now();
     const stores = this.writers().filter((s) => s === this.archive.local || now.getTime() - this.remoteDescribedAt >= this.options.remotePartialEveryMs);
     const previousOf = (store: WalStore) => {
@@ -175,7 +171,7 @@ export class WalShipper {
       await this.guard(store, async () => this.partials.set(store, await store.describe(previous, object)));
     }
     const changed = stores.filter((s) => !unchanged.includes(s));
-    const shipped = changed.length > 0 ? await this.write(changed, raw, segment, true, coverage, previousOf) : undefined;
+    const shipped = changed.length > 0 ? await this.write(changed, file, segment, true, coverage, previousOf) : undefined;
     if (this.archive.remote && stores.includes(this.archive.remote) && !this.remoteDown) this.remoteDescribedAt = now.getTime();
     return shipped ?? (stores[0] ? this.partials.get(stores[0]) : undefined);
   }
@@ -187,7 +183,7 @@ export class WalShipper {
   /** Encodes once (checksum, compression, encryption), then commits to the local folder and uploads to the bucket. */
   private async write(
     stores: WalStore[],
-    raw: Buffer,
+    raw: string,
     segment: string,
     partial: boolean,
     coverage: Coverage | null,
@@ -227,13 +223,15 @@ export class WalShipper {
     }
   }
 
-  private async encode(raw: Buffer, segment: string, partial: boolean, coverage: Coverage | null): Promise<{ object: WalObject; temporary: string }> {
+  /** Streams the segment file `raw` through compression and encryption into a temporary file, hashing both sides. */
+  private async encode(raw: string, segment: string, partial: boolean, coverage: Coverage | null): Promise<{ object: WalObject; temporary: string }> {
     const { compression } = this.options;
     const encryption = hasEncryptionKeys(this.options.encryption) ? this.options.encryption : undefined;
     const version = partial ? `.partial-${Date.now()}` : '';
     const fileName = `${segment}${version}.wal${compressionExtension(compression.algorithm)}${encryption ? '.age' : ''}`;
     const temporary = await this.archive.local.temporaryPath(fileName);
-    let stored: Readable = chain(Readable.from([raw]), await createCompressor(compression));
+    const plain = new DigestTap();
+    let stored: Readable = chain(createReadStream(raw, { highWaterMark: 1 << 20 }), plain, await createCompressor(compression, 'inline'));
     if (encryption) stored = await encryptStream(stored, encryption);
     const tap = new DigestTap();
     try {
@@ -248,7 +246,7 @@ export class WalShipper {
       fileName,
       size: tap.bytes,
       sha256: tap.digest(),
-      rawSha256: createHash('sha256').update(raw).digest('hex'),
+      rawSha256: plain.digest(),
       compression: compression.algorithm,
       encryption: encryption ? { algorithm: 'age', recipients: encryption.recipients, passphrase: encryption.recipients.length === 0 } : null,
       shippedAt: this.now().toISOString(),
