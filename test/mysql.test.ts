@@ -164,6 +164,18 @@ describe('MySQL/MariaDB', () => {
     expect((await mysqlDatabases()).filter((d) => d.startsWith('dbguard_'))).toEqual([]);
   });
 
+  it('refuses what it does not do for MySQL/MariaDB by name, exit 2, keeping nothing: --jobs and export', async () => {
+    const cwd = tempDir();
+    const env = { DATABASE_URL: sample.url };
+    const jobs = await runCli(['backup', '--jobs', '2'], { cwd, env });
+    expect(jobs.code).toBe(2);
+    expect(jobs.stderr).toContain('a MySQL/MariaDB dump is one stream');
+    const exported = await runCli(['export', '--subject', 'items=1'], { cwd, env });
+    expect(exported.code).toBe(2);
+    expect(exported.stderr).toContain('dbguard export does not support MySQL/MariaDB databases yet.');
+    expect(readdirSync(cwd, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())).toEqual([]);
+  });
+
   it('protect records the environment in the database, as on PostgreSQL and SQLite', async () => {
     const db = await createMysqlDatabase();
     const cwd = tempDir();

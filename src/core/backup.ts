@@ -2,7 +2,7 @@ import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { type Readable, Transform } from 'node:stream';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { type DatabaseTarget, databaseName } from '../config/database-url.js';
+import { type DatabaseTarget, databaseName, engineName } from '../config/database-url.js';
 import { engineFor, engineTraits } from '../engines/index.js';
 import type { DatabaseEngine, Dump, ProgressListener, TableCounts } from '../engines/types.js';
 import { DbguardError, ExitCode, UsageError } from '../errors.js';
@@ -169,7 +169,7 @@ async function takeBackup(
 
   const encryption = hasEncryptionKeys(options.encryption) ? { ...options.encryption, recipients: validateRecipients(options.encryption.recipients) } : undefined;
   if (options.jobs !== undefined && options.jobs > 1 && !engineTraits(engine.kind).parallelJobs) {
-    throw new UsageError(`--jobs is for PostgreSQL backups; a ${engine.kind === 'sqlite' ? 'SQLite snapshot is one file copy' : `${engine.kind} dump is one stream`}.`);
+    throw new UsageError(`--jobs is for PostgreSQL backups; a ${engine.kind === 'sqlite' ? 'SQLite snapshot is one file copy' : `${engineName(engine.kind)} dump is one stream`}.`);
   }
   // Independent checks side by side: each is a round trip (a connection, the disk) and none needs the others.
   const [plan, { serverVersion }, cleanedUp] = await Promise.all([planCompression(engine, options), engine.probe(), store.cleanupInterrupted()]);

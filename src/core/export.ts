@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { type DatabaseTarget, databaseName } from '../config/database-url.js';
+import { type DatabaseTarget, databaseName, engineName } from '../config/database-url.js';
 import { engineFor, engineTraits } from '../engines/index.js';
 import type { SchemaTable } from '../engines/types.js';
 import { DbguardError, type ErrorData, UsageError, errorFromData } from '../errors.js';
@@ -60,7 +60,7 @@ export async function exportSubject(options: ExportOptions): Promise<ExportResul
   const format = options.format ?? 'json';
   const warn = options.onWarning ?? (() => {});
   const spec = parseSubject(options.subject);
-  if (!engineTraits(engine.kind).exportable) throw new UsageError(`dbguard export does not support ${engine.kind} databases yet.`);
+  if (!engineTraits(engine.kind).exportable) throw new UsageError(`dbguard export does not support ${engineName(engine.kind)} databases yet.`);
   const { serverVersion } = await engine.probe();
   const schema = await engine.describeSchema();
   const subjectTable = resolveSubjectTable(spec, schema.tables);

@@ -1,4 +1,4 @@
-import type { DatabaseTarget } from '../config/database-url.js';
+import { type DatabaseTarget, engineName } from '../config/database-url.js';
 import { checkerFor, engineFor, engineTraits } from '../engines/index.js';
 import type { DatabaseEngine, ProgressListener, RestoreSource, StagingOptions, TableCounts } from '../engines/types.js';
 import { DbguardError, RefusedError, UsageError } from '../errors.js';
@@ -252,7 +252,7 @@ function selectTables(manifest: BackupManifest, requested: string[] | undefined)
 }
 
 function assertParallelAllowed(manifest: BackupManifest, options: RestoreOptions): void {
-  if (!engineTraits(manifest.engine).parallelJobs) throw new UsageError(`--jobs is for PostgreSQL restores; a ${manifest.engine} restore runs as one.`);
+  if (!engineTraits(manifest.engine).parallelJobs) throw new UsageError(`--jobs is for PostgreSQL restores; a ${engineName(manifest.engine)} restore runs as one.`);
   if (options.tables?.length || options.exact) {
     throw new UsageError('--jobs restores a whole backup into a new database; it cannot be combined with --table.');
   }
