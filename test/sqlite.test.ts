@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { CLI, parseJson, runCli } from './harness/cli.js';
 import { createSqliteDb, sqliteContent, sqliteExec, sqliteQuery } from './harness/sqlite-db.js';
+import { requireStrace, tracedCli } from './harness/strace.js';
 import { tempDir } from './harness/tmp.js';
 
 const WRITER = fileURLToPath(new URL('./harness/sqlite-writer.mjs', import.meta.url));
@@ -201,9 +202,59 @@ describe('a SQLite restore interrupted while it writes', () => {
     child.kill(signal);
     const code = await closed;
 
-    if (signal === 'SIGINT') expect([0, 130], stderr).toContain(code);
+    // Before the copy into the live file the restore stops; during it, it completes and says so: 130 either way.
+    if (signal === 'SIGINT') expect(code, stderr).toBe(130);
     const after = fingerprint(db);
     expect([before, backedUp]).toContainEqual(after);
     expect(sqliteQuery<{ integrity_check: string }>(db, 'PRAGMA integrity_check').integrity_check).toBe('ok');
+  });
+
+  /** A WAL database, a backup of it, then rows deleted: the restore has something to replace. */
+  async function restorable(): Promise<{ cwd: string; db: string; id: string; backedUp: Record<string, unknown[]>; before: Record<string, unknown[]> }> {
+    const cwd = tempDir();
+    const db = createSqliteDb(cwd, { orders: 50, journalMode: 'wal' });
+    const { id } = parseJson<{ id: string }>(await runCli(['backup', '--json', '--compress', 'none', '--db', db], { cwd }));
+    const backedUp = sqliteContent(db);
+    sqliteExec(db, 'DELETE FROM lines;');
+    return { cwd, db, id, backedUp, before: sqliteContent(db) };
+  }
+
+  const safetyBackupOf = (stderr: string) => /Safety backup of the current database: (\S+)/.exec(stderr)?.[1];
+
+  it('by SIGINT during the copy into the live file completes, says that it did, and exits 130', async () => {
+    requireStrace();
+    const { cwd, db, id, backedUp } = await restorable();
+    // SIGINT as SQLite writes the first page into the live database's WAL: inside the copy, which runs to its end.
+    const run = await tracedCli(['restore', id, '--yes', '--db', db], { cwd, trace: 'pwrite64', inject: 'pwrite64:signal=SIGINT:when=1', paths: [`${db}-wal`] });
+    expect(run.calls.length, run.stderr).toBeGreaterThan(0);
+    expect(run.code, run.stderr).toBe(130);
+    const safety = safetyBackupOf(run.stderr);
+    expect(safety, run.stderr).toBeDefined();
+    expect(run.stderr).toContain(
+      `Interrupted by SIGINT too late to stop it: the restore was in a step that cannot be interrupted and completed: ${db} now holds the content of backup ${id}`,
+    );
+    expect(run.stderr).toContain(`(undo: dbguard restore ${safety})`);
+    expect(sqliteContent(db)).toEqual(backedUp);
+    expect(sqliteQuery<{ integrity_check: string }>(db, 'PRAGMA integrity_check').integrity_check).toBe('ok');
+    const listed = parseJson<Array<{ id: string; type: string }>>(await runCli(['list', '--json'], { cwd }));
+    expect(listed).toContainEqual(expect.objectContaining({ id: safety, type: 'pre-restore' }));
+  });
+
+  it('by SIGINT after the safety backup, before the copy, stops with the database as it was, exit 130', async () => {
+    requireStrace();
+    const { cwd, db, id, before } = await restorable();
+    // The second access() of the database file is the restore checking it still exists, after the safety backup;
+    // the signal is seen while that call is held for a second.
+    const run = await tracedCli(['restore', id, '--yes', '--db', db], {
+      cwd,
+      trace: 'access',
+      inject: 'access:signal=SIGINT:delay_exit=1000000:when=2',
+      paths: [db],
+    });
+    expect(run.code, run.stderr).toBe(130);
+    expect(safetyBackupOf(run.stderr), run.stderr).toBeDefined();
+    expect(run.stderr).toContain('Interrupted by SIGINT; the restore was stopped');
+    expect(run.stderr).not.toContain('too late');
+    expect(sqliteContent(db)).toEqual(before);
   });
 });

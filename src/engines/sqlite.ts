@@ -84,6 +84,8 @@ export class SqliteEngine implements DatabaseEngine {
       throw new DbguardError('--table is supported for PostgreSQL only; a SQLite restore replaces the whole file.');
     }
     await withPlainFile(source, options, 'snapshot.sqlite', async (snapshotPath) => {
+      // Past this point the copy runs to its end: a signal during it is only seen once it has completed.
+      options.signal?.throwIfAborted();
       const snapshot = openSqlite(snapshotPath, { readonly: true, fileMustExist: true });
       try {
         await copyDatabaseInOneStep(snapshot, this.file, busyTimeoutMs());

@@ -22,10 +22,12 @@ export function requireStrace(): void {
  */
 export function tracedCli(
   args: string[],
-  options: { cwd: string; env?: Record<string, string | undefined>; trace: string; inject?: string },
+  options: { cwd: string; env?: Record<string, string | undefined>; trace: string; inject?: string; paths?: string[] },
 ): Promise<CliResult & { calls: Syscall[] }> {
   const log = path.join(options.cwd, `strace-${Date.now()}-${Math.random().toString(36).slice(2)}.log`);
   const straceArgs = ['-f', '-qq', '-y', '-s', '512', '-o', log, '-e', `trace=${options.trace}`];
+  // -P: only calls on these paths are traced, counted and injected.
+  for (const file of options.paths ?? []) straceArgs.push('-P', file);
   // Stopping only at the traced calls (seccomp) is much faster, but strace 6.1 then delivers no injected signal.
   straceArgs.push(...(options.inject ? ['-e', `inject=${options.inject}`] : ['--seccomp-bpf']));
   const env = { ...process.env, DATABASE_URL: undefined, NO_COLOR: '1', UV_THREADPOOL_SIZE: '1', ...options.env };

@@ -102,7 +102,13 @@ export function registerRestore(program: Command, ctx: CliContext): void {
           throw error;
         },
       );
-    const result = await withCancellation(run, 'the restore was stopped: a database it was restoring over is as it was, one it created was dropped');
+    const result = await withCancellation(
+      run,
+      'the restore was stopped: a database it was restoring over is as it was, one it created was dropped',
+      (done) =>
+        `the restore was in a step that cannot be interrupted and completed: ${done.target} now holds the content of backup ${done.backup.id} ` +
+        `(row counts match the backup)${done.safetyBackupId ? `; what it replaced is in the safety backup ${done.safetyBackupId} (undo: dbguard restore ${done.safetyBackupId})` : ''}`,
+    );
     if (options.json) {
       printJson(ctx, result);
       return;
