@@ -9,6 +9,7 @@ export default defineConfig({
       'test/config/*.test.ts',
       'test/guard/classify.test.ts',
       'test/guard/accuracy.test.ts',
+      'test/guard/classify-reasons.test.ts',
       'test/migrate/*.test.ts',
     ],
     pool: 'forks',
