@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config-file.js';
+import { DEFAULT_NOTIFY_EVENTS, NOTIFY_EVENTS } from '../../src/config/notify-config.js';
 import {
   DEFAULT_MAX_AGE_MS,
   configuredBackupOptions,
@@ -75,6 +76,58 @@ describe('config files', () => {
     expect(thrown(() => loadConfig(cwd)).message).toMatch(/^Invalid configuration in dbguard\.config\.json: databases\.bad name: /);
     writeFileSync(path.join(cwd, 'dbguard.config.json'), JSON.stringify({ compression: 'gzip:9' }));
     expect(loadConfig(cwd).config).toEqual({ compression: 'gzip:9' });
+  });
+
+  it('reads notification channels of every type, and refuses unknown events and misplaced keys', () => {
+    const cwd = tempDir();
+    const notify = [
+      { type: 'slack', url: '${SLACK_URL}', on: ['failure', 'success'] },
+      { type: 'discord', url: 'https://discord.example/hook', databases: ['app'] },
+      { type: 'webhook', url: 'https://example.com/hook', secret: '${HOOK_SECRET}', on: ['pitr-lag'] },
+      { type: 'email', url: 'smtp://u:p@mail:587', from: 'db@example.com', to: ['a@example.com', 'b@example.com'], on: ['stale', 'verify-failed', 'recovery'] },
+      { type: 'email', url: 'smtps://mail:465', from: 'db@example.com', to: 'ops@example.com' },
+      { type: 'ping', url: 'https://hc.example/abc', databases: ['app'] },
+    ];
+    writeFileSync(path.join(cwd, 'dbguard.config.json'), JSON.stringify({ notify }));
+    expect(loadConfig(cwd).config).toEqual({ notify });
+    const refused = (channel: object) => {
+      writeFileSync(path.join(cwd, 'dbguard.config.json'), JSON.stringify({ notify: [channel] }));
+      return thrown(() => loadConfig(cwd)).message;
+    };
+    expect(refused({ type: 'slack', url: 'u', on: ['sometimes'] })).toContain('notify.0.on.0: ');
+    expect(refused({ type: 'slack', url: 'u', on: [] })).toContain('notify.0.on: ');
+    expect(refused({ type: 'ping', url: 'u', on: ['failure'] })).toContain('(on)');
+    expect(refused({ type: 'webhook', url: '' })).toContain('notify.0.url: ');
+    expect(refused({ type: 'email', url: 'smtp://mail', from: 'a@example.com', to: [] })).toContain('notify.0.to');
+    expect(refused({ type: 'teams', url: 'u' })).toContain('notify.0.type: ');
+    expect(NOTIFY_EVENTS).toEqual(['failure', 'recovery', 'stale', 'verify-failed', 'success', 'pitr-lag']);
+    expect(DEFAULT_NOTIFY_EVENTS).toEqual(NOTIFY_EVENTS.filter((e) => e !== 'success'));
+  });
+
+  it('reads every setting of a named database', () => {
+    const cwd = tempDir();
+    const app = {
+      url: '${DATABASE_URL}',
+      schedule: '0 * * * *',
+      verify: '0 4 * * *',
+      maxAge: '26h',
+      type: 'automatic',
+      timeZone: 'Europe/Berlin',
+      jitter: 30000,
+      compression: 'zstd:3',
+      encryption: { recipients: ['age1x'] },
+      retention: { automatic: { keepLast: 3 } },
+      remote: { url: 's3://bkt', keepLocal: false, objectLock: { mode: 'COMPLIANCE', days: 30 } },
+      requiredTables: ['users'],
+      pitr: { enabled: true, base: '0 3 * * *', maxLag: '5m', maxSlotWalMB: 512 },
+    };
+    const config = { backupDir: 'b', requiredTables: ['t'], prune: { afterBackup: false, timeZone: 'UTC' }, export: { redact: ['users.email'], include: ['users'], exclude: ['logs'] }, sizeWarningMB: 10, databases: { app, other: { url: 'o.db', pitr: true } } };
+    writeFileSync(path.join(cwd, 'dbguard.config.json'), JSON.stringify(config));
+    expect(loadConfig(cwd).config).toEqual(config);
+    for (const [key, value] of [['maxAge', -1], ['type', 'nightly'], ['jitter', ''], ['pitr', { maxSlotWalMB: 0 }], ['remote', { objectLock: { mode: 'GOVERNANCE', days: 0 } }], ['encryption', { recipients: [''] }]] as const) {
+      writeFileSync(path.join(cwd, 'dbguard.config.json'), JSON.stringify({ databases: { app: { url: 'x', [key]: value } } }));
+      expect(thrown(() => loadConfig(cwd)).message, key).toContain(`databases.app.${key}`);
+    }
   });
 
   it('says which JavaScript config cannot be loaded, and why', () => {
