@@ -166,6 +166,7 @@ describe('a line the shell parser cannot read', () => {
     expect(unparsed.message).toContain('`psql`');
     const short = await classify('echo "drop it');
     expect(short.reasons).toEqual([{ rule: 'shell-unparseable', command: 'echo "drop it', message: expect.stringContaining('`drop`') }]);
+    for (const word of ['truncate', 'DELETE', 'prisma', 'dropdb']) expect((await classify(`echo "${word} it`)).verdict, word).toBe('block');
     expect(await classify('echo "hello')).toMatchObject({ verdict: 'allow', reasons: [] });
     expect(await classify('echo "dropdown')).toMatchObject({ verdict: 'allow', reasons: [] });
   });
