@@ -78,6 +78,7 @@ describe('dumps written earlier on the line', () => {
     expect(await rules('pg_dump --cleanup app | psql copy')).toEqual([['sql-not-visible', 'psql copy']]);
     expect(await rules('pg_dump x--clean app | psql copy')).toEqual([['sql-not-visible', 'psql copy']]);
     expect(await rules('mysqldumpx --add-drop-table app | mysql copy')).toEqual([['sql-not-visible', 'mysql copy']]);
+    expect(await rules('my_mysqldump --add-drop-table app | mysql copy')).toEqual([['sql-not-visible', 'mysql copy']]);
     for (const [producer, client] of [['psql -Atc "select 1"', 'psql app'], ['mariadb -e "select 1"', 'mysql app'], ['mysql -e "select 1"', 'mariadb app'], ['sqlite3 a.db .dump', 'sqlite3 b.db']]) {
       const result = await classify(`${producer} | ${client}`);
       expect(result.verdict, producer).toBe('block');
