@@ -244,11 +244,11 @@ describe('a SQLite restore interrupted while it writes', () => {
     requireStrace();
     const { cwd, db, id, before } = await restorable();
     // The second access() of the database file is the restore checking it still exists, after the safety backup;
-    // the signal is seen while that call is held for a second.
+    // the signal is seen while that call is held for two seconds.
     const run = await tracedCli(['restore', id, '--yes', '--db', db], {
       cwd,
       trace: 'access',
-      inject: 'access:signal=SIGINT:delay_exit=1000000:when=2',
+      inject: 'access:signal=SIGINT:delay_exit=2000000:when=2',
       paths: [db],
     });
     expect(run.code, run.stderr).toBe(130);
