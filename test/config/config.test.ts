@@ -121,9 +121,13 @@ describe('config files', () => {
       requiredTables: ['users'],
       pitr: { enabled: true, base: '0 3 * * *', maxLag: '5m', maxSlotWalMB: 512 },
     };
-    const config = { backupDir: 'b', requiredTables: ['t'], prune: { afterBackup: false, timeZone: 'UTC' }, export: { redact: ['users.email'], include: ['users'], exclude: ['logs'] }, sizeWarningMB: 10, databases: { app, other: { url: 'o.db', pitr: true } } };
+    const config = { backupDir: 'b', requiredTables: ['orders'], remote: { url: 's3://top', endpoint: 'http://127.0.0.1:9000', region: 'eu-west-1', objectLock: { mode: 'GOVERNANCE', days: 1 } }, prune: { afterBackup: false, timeZone: 'UTC' }, export: { redact: ['users.email'], include: ['users'], exclude: ['logs'] }, sizeWarningMB: 10, databases: { app, other: { url: 'o.db', pitr: true } } };
     writeFileSync(path.join(cwd, 'dbguard.config.json'), JSON.stringify(config));
     expect(loadConfig(cwd).config).toEqual(config);
+    writeFileSync(path.join(cwd, 'dbguard.config.json'), JSON.stringify({ prune: 5 }));
+    const wrongType = thrown(() => loadConfig(cwd));
+    expect(wrongType.message).toContain('prune: ');
+    expect(wrongType.hint).toBeUndefined();
     for (const [key, value] of [['maxAge', -1], ['type', 'nightly'], ['jitter', ''], ['pitr', { maxSlotWalMB: 0 }], ['remote', { objectLock: { mode: 'GOVERNANCE', days: 0 } }], ['encryption', { recipients: [''] }]] as const) {
       writeFileSync(path.join(cwd, 'dbguard.config.json'), JSON.stringify({ databases: { app: { url: 'x', [key]: value } } }));
       expect(thrown(() => loadConfig(cwd)).message, key).toContain(`databases.app.${key}`);
@@ -203,6 +207,7 @@ describe('named databases', () => {
     const cwd = tempDir();
     const config = {
       compression: 'gzip',
+      encryption: { recipients: ['age1top'] },
       retention: { manual: { keepLast: 3 }, automatic: { keepLast: 9 } },
       remote: { url: 's3://top', region: 'eu-west-1' },
       sizeWarningMB: 2,
@@ -212,7 +217,7 @@ describe('named databases', () => {
       },
     };
     const [plain, own] = resolveDatabases({ config, env: {}, cwd });
-    expect(plain!.backup).toMatchObject({ compression: { algorithm: 'gzip' }, encryption: undefined, retention: { policies: config.retention }, sizeWarningBytes: 2 * 1024 * 1024 });
+    expect(plain!.backup).toMatchObject({ compression: { algorithm: 'gzip' }, encryption: { recipients: ['age1top'] }, retention: { policies: config.retention }, sizeWarningBytes: 2 * 1024 * 1024 });
     expect(plain!.backup.remote).toMatchObject({ bucket: 'top', prefix: '', region: 'eu-west-1' });
     expect(own!.backup).toMatchObject({ compression: { algorithm: 'none' }, encryption: { recipients: ['age1own'] }, retention: { policies: { manual: { keepLast: 1 }, automatic: { keepLast: 9 } } } });
     expect(own!.backup.remote).toMatchObject({ bucket: 'own', prefix: 'sub', region: 'eu-west-1' });
@@ -314,6 +319,8 @@ describe('remote settings', () => {
     expect(resolveRemote(undefined, { DBGUARD_REMOTE: 's3://bbb', DBGUARD_S3_FORCE_PATH_STYLE: '1' })!.forcePathStyle).toBe(true);
     expect(resolveRemote(undefined, { DBGUARD_REMOTE: 's3://bbb', DBGUARD_S3_FORCE_PATH_STYLE: 'true' })!.forcePathStyle).toBe(true);
     expect(resolveRemote({ url: 's3://bbb', forcePathStyle: true }, { DBGUARD_S3_FORCE_PATH_STYLE: '' })!.forcePathStyle).toBe(true);
+    expect(resolveRemote({ url: 's3://bbb', forcePathStyle: true }, { DBGUARD_S3_FORCE_PATH_STYLE: '0' })!.forcePathStyle).toBe(false);
+    expect(resolveRemote(undefined, { DBGUARD_REMOTE: 's3://bbb', DBGUARD_S3_FORCE_PATH_STYLE: '' })!.forcePathStyle).toBeUndefined();
     expect(thrown(() => resolveRemote(undefined, { DBGUARD_REMOTE: 's3://bbb', DBGUARD_S3_FORCE_PATH_STYLE: 'yes' })).message).toContain('"yes"');
   });
 
@@ -345,8 +352,8 @@ describe('schedules and durations', () => {
   });
 
   it('reads durations with units, or a number of milliseconds', () => {
-    expect([parseDuration('250ms', 'w'), parseDuration('90s', 'w'), parseDuration('30m', 'w'), parseDuration(' 26h ', 'w'), parseDuration('1.5d', 'w'), parseDuration('2 w', 'w'), parseDuration(42, 'w')]).toEqual([
-      250, 90_000, 1_800_000, 26 * HOUR, 36 * HOUR, 14 * 24 * HOUR, 42,
+    expect([parseDuration('250ms', 'w'), parseDuration('90s', 'w'), parseDuration('30m', 'w'), parseDuration(' 26h ', 'w'), parseDuration('1.5d', 'w'), parseDuration('1.25h', 'w'), parseDuration('2 w', 'w'), parseDuration(42, 'w')]).toEqual([
+      250, 90_000, 1_800_000, 26 * HOUR, 36 * HOUR, 75 * 60_000, 14 * 24 * HOUR, 42,
     ]);
     for (const bad of ['', '10', 'h', '5y', '-1h', '1h ago', 'x1h']) expect(() => parseDuration(bad, 'maxAge'), bad).toThrow(/^maxAge: ".*" is not a duration\.$/);
   });

@@ -118,6 +118,7 @@ describe('database URLs', () => {
     expect(parseDatabaseUrl('mysql://u@[::1]:3306/app', '/x')).toMatchObject({ connection: { host: '::1' }, display: 'mysql://[::1]:3306/app' });
     expect(parseDatabaseUrl('mysql:///a%20b', '/x')).toMatchObject({ connection: { host: 'localhost', port: 3306, user: undefined, database: 'a b' } });
     expect(parseDatabaseUrl('mysql://u%40x@h/app', '/x')).toMatchObject({ connection: { user: 'u@x' } });
+    expect(parseDatabaseUrl('mysql://u@h:65535/app', '/x')).toMatchObject({ connection: { port: 65535 } });
     for (const bad of ['mysql://u@h:0/app', 'mysql://u@h/a/b', 'mysql://u@h:x/app']) expect(() => parseDatabaseUrl(bad, '/x'), bad).toThrow(UsageError);
     expect(() => parseDatabaseUrl('mysql://u@h/a/b', '/x')).toThrow(/names no database/);
   });
@@ -149,6 +150,7 @@ describe('database URLs', () => {
 
   it('redacts passwords in the user part and in a password= parameter', () => {
     expect(redactUrl('mysql://u:p@h/db?user=y&password=x&Password=z#f')).toBe('mysql://u:***@h/db?user=y&password=***&Password=***#f');
+    expect(redactUrl('postgresql://admin:long-secret@h/db?password=another-secret&x=1')).toBe('postgresql://admin:***@h/db?password=***&x=1');
     expect(redactUrl('postgresql://u@h/db')).toBe('postgresql://u@h/db');
     expect(redactUrl('see postgresql://u:p@h/db')).toBe('see postgresql://u:p@h/db');
   });
@@ -173,6 +175,9 @@ describe('database URLs', () => {
   it('ignores blank settings when looking for the database URL', () => {
     const cwd = tempDir();
     expect(locateDatabaseUrl({ db: '  ', env: { DATABASE_URL: ' b.db ' }, cwd })).toEqual({ url: 'b.db', source: 'env' });
+    expect(locateDatabaseUrl({ db: ' a.db ', env: {}, cwd })).toEqual({ url: 'a.db', source: 'flag' });
+    writeFileSync(path.join(cwd, '.env'), 'OTHER=1\n');
+    expect(() => locateDatabaseUrl({ env: {}, cwd })).toThrow(UsageError);
     writeFileSync(path.join(cwd, '.env'), 'DATABASE_URL=" "\n');
     expect(() => locateDatabaseUrl({ env: { DATABASE_URL: ' ' }, cwd })).toThrow(UsageError);
     writeFileSync(path.join(cwd, '.env'), 'DATABASE_URL=" c.db"\n');

@@ -71,6 +71,8 @@ describe('migration SQL analysis (PostgreSQL grammar)', () => {
     const long = findings[1]!.statement;
     expect(long).toHaveLength(120);
     expect(long).toBe(`ALTER TABLE wide ${columns}`.slice(0, 117) + '...');
+    expect((await analyzeSql('  -- indented comment\nDROP TABLE\n"Legacy"'))[0]!.statement).toBe('DROP TABLE "Legacy"');
+    expect(await analyzeSql('CREATE TABLE a (id int);\nDROP TABLE a')).toEqual([{ kind: 'drop-table', statement: 'DROP TABLE a', line: 2, table: { name: 'a' }, allowed: false }]);
     const exactly120 = `DELETE FROM t${'x'.repeat(120 - 'DELETE FROM t'.length)}`;
     expect((await analyzeSql(`${exactly120};`))[0]!.statement).toBe(exactly120);
   });
@@ -121,6 +123,8 @@ describe('migration SQL analysis (SQLite, as Prisma and Drizzle write it)', () =
     expect(otherSource[0]).toMatchObject({ kind: 'table-rewrite', copiedColumns: [] });
     const renamedElsewhere = await analyzeSql('DROP TABLE "a";\nALTER TABLE "new_a" RENAME TO "b";\nALTER INDEX "i" RENAME TO "a";', 'sqlite');
     expect(summary(renamedElsewhere)).toEqual([['drop-table', 'a', undefined, 1, false]]);
+    const copiedAfterTheDrop = await analyzeSql('CREATE TABLE "new_a" (id int);\nDROP TABLE "a";\nINSERT INTO "new_a" SELECT id FROM "a";\nALTER TABLE "new_a" RENAME TO "a";', 'sqlite');
+    expect(copiedAfterTheDrop[0]).toMatchObject({ kind: 'table-rewrite', copiedColumns: [] });
     const renamedBefore = await analyzeSql('ALTER TABLE "new_a" RENAME TO "a";\nDROP TABLE "a";', 'sqlite');
     expect(summary(renamedBefore)).toEqual([['drop-table', 'a', undefined, 2, false]]);
   });
@@ -134,6 +138,10 @@ describe("node-pg-migrate's up and down parts", () => {
     const downFirst = '-- Down Migration\nDROP TABLE a;\n--   up   migration\nTRUNCATE b;\n';
     expect(upMigrationSql(downFirst)).toBe('\n\n--   up   migration\nTRUNCATE b;\n');
     expect(summary(await analyzeSql(upMigrationSql(downFirst)))).toEqual([['truncate', 'b', undefined, 4, false]]);
+  });
+
+  it('reads an up marker on the first line', () => {
+    expect(upMigrationSql('-- Up Migration\nCREATE TABLE a (id int);\n-- Down Migration\nDROP TABLE a;\n')).toBe('-- Up Migration\nCREATE TABLE a (id int);\n\n\n');
   });
 
   it('runs a file without an up marker whole', () => {
@@ -158,6 +166,10 @@ describe('migration SQL analysis (MySQL grammar)', () => {
         'UPDATE accounts SET plan = 1 WHERE id = 2;',
         'ALTER TABLE people DROP COLUMN nickname, CHANGE `name` `full_name` VARCHAR(10) NULL, MODIFY age BIGINT, ADD COLUMN bio TEXT;',
         'ALTER TABLE people ADD INDEX (age);',
+        'ALTER TABLE people DROP INDEX idx_age;',
+        'ALTER TABLE people MODIFY email VARCHAR(10) NOT NULL;',
+        'DELETE a, b FROM a JOIN b ON a.id = b.id;',
+        'UPDATE a JOIN b ON a.id = b.id SET a.x = b.x;',
       ].join('\n'),
       'mysql',
     );
@@ -172,6 +184,10 @@ describe('migration SQL analysis (MySQL grammar)', () => {
       ['drop-column', 'people', 'nickname', 10, false],
       ['alter-column-type', 'people', 'name', 10, false],
       ['alter-column-type', 'people', 'age', 10, false],
+      ['alter-column-type', 'people', 'email', 13, false],
+      ['set-not-null', 'people', 'email', 13, false],
+      ['delete-without-where', 'a', undefined, 14, false],
+      ['update-without-where', 'a', undefined, 15, false],
     ]);
     expect(findings[0]).toEqual({ kind: 'drop-table', statement: 'DROP TABLE `a`, shop.b', line: 1, table: { name: 'a' }, allowed: false });
     expect(findings.find((f) => f.kind === 'drop-table')).not.toHaveProperty('column');
