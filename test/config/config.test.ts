@@ -82,7 +82,7 @@ describe('config files', () => {
     const cwd = tempDir();
     const notify = [
       { type: 'slack', url: '${SLACK_URL}', on: ['failure', 'success'] },
-      { type: 'discord', url: 'https://discord.example/hook', databases: ['app'] },
+      { type: 'discord', url: 'https://discord.example/hook', databases: ['app', 'billing'] },
       { type: 'webhook', url: 'https://example.com/hook', secret: '${HOOK_SECRET}', on: ['pitr-lag'] },
       { type: 'email', url: 'smtp://u:p@mail:587', from: 'db@example.com', to: ['a@example.com', 'b@example.com'], on: ['stale', 'verify-failed', 'recovery'] },
       { type: 'email', url: 'smtps://mail:465', from: 'db@example.com', to: 'ops@example.com' },
