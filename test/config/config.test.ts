@@ -228,7 +228,9 @@ describe('named databases', () => {
     const cwd = tempDir();
     const pg = (pitr: unknown) => resolveNamedDatabase({ config: { databases: { app: { url: '${APP_URL}', timeZone: 'UTC', pitr } } } as never, env, cwd }).pitr;
     expect(pg(true)).toEqual({ base: { cron: '0 3 * * *', timeZone: 'UTC' }, maxLagMs: 5 * 60_000, maxSlotWalBytes: 1024 * 1024 * 1024 });
-    expect(pg({ base: '0 */6 * * *', maxLag: '2m', maxSlotWalMB: 10 })).toEqual({ base: { cron: '0 */6 * * *', timeZone: 'UTC' }, maxLagMs: 120_000, maxSlotWalBytes: 10 * 1024 * 1024 });
+    expect(pg({ base: '0 */6 * * *', maxLag: '2m', maxSlotWalMB: 64 })).toEqual({ base: { cron: '0 */6 * * *', timeZone: 'UTC' }, maxLagMs: 120_000, maxSlotWalBytes: 64 * 1024 * 1024 });
+    expect(pg({ maxSlotWalMB: 32 })!.maxSlotWalBytes).toBe(32 * 1024 * 1024);
+    expect(thrown(() => pg({ maxSlotWalMB: 31 })).message).toBe('databases.app.pitr.maxSlotWalMB: at least 32 (it is 31).');
     expect(pg({ maxLag: '1s' })!.maxLagMs).toBe(1000);
     expect(pg(false)).toBeUndefined();
     expect(pg({ enabled: false })).toBeUndefined();
