@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { z } from 'zod';
+import { z } from '../vendor/zod.js';
 import { retentionPoliciesSchema } from '../core/retention.js';
 import { UsageError } from '../errors.js';
 import { parseCompression } from '../pipeline/compression.js';

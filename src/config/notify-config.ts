@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../vendor/zod.js';
 
 /** What a channel is told about (`success` only when asked for). */
 /** `pitr-lag`: the newest restorable point is older than maxLag, or the slot holds back too much WAL on the server. */

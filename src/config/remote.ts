@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../vendor/zod.js';
 import { retentionPoliciesSchema } from '../core/retention.js';
 import { UsageError } from '../errors.js';
 import type { RemoteLocation } from '../storage/s3-store.js';

@@ -2,7 +2,6 @@ import { createReadStream, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { extract } from 'tar';
 import type { DatabaseTarget } from '../config/database-url.js';
 import type { NamedDatabase } from '../config/databases.js';
 import { findPostgresServer, prepareDataDir, serverAccount, startTemporaryServer, waitForPromotion, type TemporaryServer } from '../engines/pg-server.js';
@@ -265,6 +264,7 @@ async function unpackTar(base: StoredBackup, dataDir: string, keys: DecryptionKe
   }
   const source = plainSource(base, keys);
   const input: Readable = source.kind === 'file' ? createReadStream(source.path, { highWaterMark: 1 << 20 }) : await source.open();
+  const { extract } = await import('tar');
   const unpacker = extract({ cwd: dataDir, strict: true, ...(account ? { uid: account.uid, gid: account.gid, preserveOwner: false } : {}) });
   await new Promise<void>((resolve, reject) => {
     const fail = (error: Error) => {

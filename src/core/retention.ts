@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../vendor/zod.js';
 import { DbguardError, UsageError } from '../errors.js';
 import { type BackupManifest, type BackupType } from '../storage/manifest.js';
 

@@ -5,7 +5,6 @@
  */
 import { createReadStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
-import { Parser, extract } from 'tar';
 import { DbguardError } from '../errors.js';
 import { PostgresEngine } from './postgres.js';
 import { connectPg, pgToolEnv, spawnPgTool, waitForPgTool } from './pg-tools.js';
@@ -28,6 +27,7 @@ export class PgBaseBackupEngine extends PostgresEngine {
 
   override async dump({ signal, nativeCompressionLevel }: DumpOptions): Promise<Dump> {
     const walSegmentSize = await this.walSegmentSize();
+    const { Parser } = await import('tar');
     // --checkpoint=fast: the backup starts at once instead of after a spread checkpoint (minutes).
     const args = ['--pgdata=-', '--format=tar', '--wal-method=none', '--checkpoint=fast', '--no-password', '--label=dbguard'];
     if (nativeCompressionLevel !== undefined && nativeCompressionLevel > 0) args.push(`--compress=${nativeCompressionLevel}`);
@@ -36,7 +36,7 @@ export class PgBaseBackupEngine extends PostgresEngine {
     signal?.addEventListener('abort', cancel, { once: true });
     // The tar is read as it passes: its backup_manifest (last) holds the WAL range the backup needs.
     const out = new PassThrough({ highWaterMark: 1 << 20 });
-    const manifest = readBackupManifest(child.stdout!);
+    const manifest = readBackupManifest(child.stdout!, Parser);
     child.stdout!.pipe(out);
     const completed = Promise.all([waitForPgTool('pg_basebackup', child), manifest])
       .then(([, text]) => {
@@ -62,7 +62,7 @@ export class PgBaseBackupEngine extends PostgresEngine {
 }
 
 /** The text of the tar's backup_manifest (pg_basebackup adds it at the end of a tar written to stdout). */
-function readBackupManifest(tar: Readable): Promise<string> {
+function readBackupManifest(tar: Readable, Parser: typeof import('tar').Parser): Promise<string> {
   return new Promise((resolve, reject) => {
     let text: string | undefined;
     const parser = new Parser({
@@ -100,6 +100,7 @@ function describeBaseBackupError(error: unknown): unknown {
 
 /** A base backup's tar must hold backup_label (pg_basebackup writes it first): read through, nothing written. */
 export async function checkBaseTar(source: RestoreSource, options: StagingOptions = {}): Promise<{ tables: TableCounts | undefined }> {
+  const { extract } = await import('tar');
   const input: Readable = source.kind === 'file' ? createReadStream(source.path, { highWaterMark: 1 << 20 }) : await source.open();
   let label = false;
   const reader = extract({ filter: (name) => ((label ||= name === 'backup_label'), false), cwd: '/nonexistent' });

@@ -7,7 +7,6 @@ import { createReadStream, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
-import { create, extract } from 'tar';
 import { DbguardError } from '../errors.js';
 import type { RestoreSource, StagingOptions } from './types.js';
 
@@ -20,6 +19,7 @@ const TOC = 'toc.dat';
  */
 export async function packDumpDirectory(dir: string): Promise<Readable> {
   const files = (await fs.readdir(dir)).sort((a, b) => Number(b === TOC) - Number(a === TOC) || a.localeCompare(b));
+  const { create } = await import('tar');
   const pack = create({ cwd: dir, portable: true, noDirRecurse: true, maxReadSize: 1 << 20 }, files);
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   pack.on('error', (error: unknown) => out.destroy(error as Error));
@@ -60,6 +60,7 @@ export async function withUnpackedDumpDirectory<T>(
 
 /** Writes the archive's plain files into `dir`; anything else (links, folders, paths with a slash) is an error. */
 async function unpack(input: Readable, dir: string, wanted: (name: string) => boolean, signal: AbortSignal | undefined): Promise<void> {
+  const { extract } = await import('tar');
   let unexpected: string | undefined;
   const unpacker = extract({
     cwd: dir,

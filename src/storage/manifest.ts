@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../vendor/zod.js';
 
 /** `base`: a PostgreSQL base backup (pg_basebackup) for point-in-time recovery, restored only with `restore --at`. */
 export const BACKUP_TYPES = ['manual', 'automatic', 'migration', 'pre-restore', 'export', 'base'] as const;

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import { z } from '../vendor/zod.js';
 import { commitFile, ensurePrivateDir, fsyncDir, isProcessAlive, writeFileAtomic } from './fs-atomic.js';
 
 /**
