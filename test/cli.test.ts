@@ -1,12 +1,25 @@
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backup, listBackups, parseDatabaseUrl } from '../dist/index.js';
-import { parseJson, runCli } from './harness/cli.js';
+import { CLI, parseJson, runCli } from './harness/cli.js';
 import { createSqliteDb } from './harness/sqlite-db.js';
 import { tempDir } from './harness/tmp.js';
 
 describe('CLI basics', () => {
+  it('finishes its work and exits 0, without a stack trace, when the reader of its output has gone (`| head`)', async () => {
+    const cwd = tempDir();
+    const db = createSqliteDb(cwd, { orders: 3 });
+    const child = spawn(process.execPath, [CLI, 'backup', '--json', '--db', db], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // the read end closes before anything is written: every write gets EPIPE
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect([code, stderr]).toEqual([0, '']);
+    expect(parseJson<Array<{ type: string }>>(await runCli(['list', '--json'], { cwd }))).toEqual([expect.objectContaining({ type: 'manual' })]);
+  });
+
   it('names DATABASE_URL, --db and .env when no database is configured (exit 2)', async () => {
     const result = await runCli(['backup'], { cwd: tempDir() });
     expect(result.code).toBe(2);

@@ -89,6 +89,11 @@ const ctx: CliContext = {
   stderr: process.stderr,
   interactive: process.stdin.isTTY === true && process.stderr.isTTY === true,
 };
+// A reader that stops early (`dbguard list | head`) closes the pipe: the rest of the output is dropped, and the
+// command itself still runs to its end (a backup is not cut short by its reader going away).
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+});
 const argv = process.argv.slice(2);
 const unsupported = unsupportedNodeMessage(process.version);
 if (unsupported) ctx.stderr.write(`${unsupported}\n`);
