@@ -4,10 +4,33 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backup, listBackups, parseDatabaseUrl } from '../dist/index.js';
 import { CLI, parseJson, runCli } from './harness/cli.js';
-import { createSqliteDb } from './harness/sqlite-db.js';
+import { createSqliteDb, sqliteContent, sqliteExec } from './harness/sqlite-db.js';
 import { tempDir } from './harness/tmp.js';
 
 describe('CLI basics', () => {
+  it('`restore latest` takes the newest backup of that database, never that of another one in the same folder', async () => {
+    const cwd = tempDir();
+    const a = createSqliteDb(cwd, { name: 'a.db', orders: 2 });
+    const b = createSqliteDb(cwd, { name: 'b.db', orders: 5 });
+    const ofA = parseJson<{ id: string }>(await runCli(['backup', '--json', '--db', a], { cwd }));
+    const atBackup = sqliteContent(a);
+    expect((await runCli(['backup', '--json', '--db', b], { cwd })).code).toBe(0); // newer, of b
+    sqliteExec(a, 'DELETE FROM "user profiles"');
+
+    const restored = await runCli(['restore', 'latest', '--yes', '--json', '--db', a], { cwd });
+    expect(parseJson<{ backup: { id: string } }>(restored).backup.id).toBe(ofA.id);
+    expect(sqliteContent(a)).toEqual(atBackup);
+    const copy = path.join(cwd, 'copy.db');
+    const intoCopy = await runCli(['restore', 'latest', '--yes', '--json', '--db', a, '--to', copy], { cwd });
+    expect(parseJson<{ backup: { id: string } }>(intoCopy).backup.id).toBe(ofA.id);
+
+    const c = createSqliteDb(cwd, { name: 'c.db', orders: 1 });
+    const cBefore = sqliteContent(c);
+    const refused = await runCli(['restore', 'latest', '--yes', '--db', c], { cwd });
+    expect([refused.code, refused.stderr]).toEqual([2, expect.stringContaining('No backups of')]);
+    expect(sqliteContent(c)).toEqual(cBefore);
+  });
+
   it('finishes its work and exits 0, without a stack trace, when the reader of its output has gone (`| head`)', async () => {
     const cwd = tempDir();
     const db = createSqliteDb(cwd, { orders: 3 });

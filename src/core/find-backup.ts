@@ -1,12 +1,17 @@
 import { UsageError } from '../errors.js';
 import type { StoreProblem } from '../storage/local-store.js';
-import type { BackupType, StoredBackup } from '../storage/manifest.js';
+import type { BackupManifest, BackupType, StoredBackup } from '../storage/manifest.js';
 import type { BackupSources } from './sources.js';
 
 export interface FindBackupOptions {
   type?: BackupType | undefined;
   /** Which copies to consider: both (the local one preferred), or only one side. */
   from?: CopyLocation | undefined;
+  /**
+   * With `latest`: the newest backup of this database only, so that one backups folder shared by several databases
+   * never hands one database's backup to another.
+   */
+  database?: { display: string; matches: (manifest: BackupManifest) => boolean } | undefined;
 }
 
 export type CopyLocation = 'local' | 'remote';
@@ -45,7 +50,7 @@ export async function listSources(
  * exports only when asked for by type, so `latest` never silently means "undo my last restore"). An id found
  * locally needs no bucket.
  */
-export async function findBackup(sources: BackupSources, ref: string, { type, from }: FindBackupOptions = {}): Promise<ListedBackup> {
+export async function findBackup(sources: BackupSources, ref: string, { type, from, database }: FindBackupOptions = {}): Promise<ListedBackup> {
   if (ref !== 'latest' && from !== 'remote') {
     const local = (await sources.local.list()).backups.find((b) => b.manifest.id === ref && (!type || b.manifest.type === type));
     if (local && (from === 'local' || !sources.remote)) return { ...local, where: 'local', copies: { local } };
@@ -53,8 +58,16 @@ export async function findBackup(sources: BackupSources, ref: string, { type, fr
   const { backups } = await listSources(sources, from);
   const where = describeSources(sources, from);
   if (ref === 'latest') {
-    const candidates = backups.filter((b) => (type ? b.manifest.type === type : b.manifest.type !== 'pre-restore' && b.manifest.type !== 'export' && b.manifest.type !== 'base'));
+    const ofType = backups.filter((b) => (type ? b.manifest.type === type : b.manifest.type !== 'pre-restore' && b.manifest.type !== 'export' && b.manifest.type !== 'base'));
+    const candidates = database ? ofType.filter((b) => database.matches(b.manifest)) : ofType;
     const newest = candidates[0];
+    if (!newest && database && ofType.length > 0) {
+      const others = [...new Set(ofType.map((b) => b.manifest.database.name))];
+      throw new UsageError(
+        `No ${type ? `${type} ` : ''}backups of ${database.display} in ${where}; the ones there are of ${others.join(', ')}.`,
+        `To restore one of those into ${database.display}, name it by its id (\`dbguard list\`); \`latest\` only means this database's newest.`,
+      );
+    }
     if (!newest) {
       throw new UsageError(
         `No ${type ? `${type} ` : ''}backups in ${where}.`,

@@ -10,6 +10,7 @@ import type { LocalBackupStore } from '../storage/local-store.js';
 import type { RemoteSettings } from '../config/remote.js';
 import { backup } from './backup.js';
 import { type CopyLocation, findBackup } from './find-backup.js';
+import { databaseFilter } from './list.js';
 import { stageRemote } from './remote.js';
 import { openSources, requireRemote } from './sources.js';
 import { type BackupManifest, type BackupType, type StoredBackup, isExportFormat } from '../storage/manifest.js';
@@ -36,6 +37,8 @@ export interface RestoreOptions {
   dir?: string | undefined;
   /** The database to restore into (the configured one, or `--to`). */
   target: DatabaseTarget;
+  /** Whose backups `latest` means (default: the target's): with `--to`, the database the backups were taken of. */
+  source?: DatabaseTarget | undefined;
   tables?: string[] | undefined;
   /** Asked once every check passed and before anything is touched; false refuses the restore. */
   confirm: (plan: RestorePlan) => Promise<boolean>;
@@ -94,7 +97,10 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const started = performance.now();
   const sources = openSources(options);
   const store = sources.local;
-  const found = await findBackup(sources, options.ref, { type: options.type, from: options.from });
+  const engine = options.engine ?? engineFor(options.target);
+  const of = options.source ?? options.target;
+  const database = { display: of.display, matches: databaseFilter(of) };
+  const found = await findBackup(sources, options.ref, { type: options.type, from: options.from, database });
   if (isExportFormat(found.manifest.format)) {
     throw new UsageError(`${found.manifest.id} is a personal-data export, not a backup of the database: it cannot be restored.`, 'Pick a backup with `dbguard list`.');
   }
@@ -104,7 +110,6 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
       'Run `dbguard restore --at <time>` (see `dbguard pitr status` for the restorable window).',
     );
   }
-  const engine = options.engine ?? engineFor(options.target);
   const databaseKey = retentionDatabaseKey({ engine: engine.kind, database: engine.identity() });
   return withDatabaseLock(store.root, databaseKey, 'restore', async () => {
     const release = await store.markReading(found.manifest.id);

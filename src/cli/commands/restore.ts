@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { listBackups, showBackup } from '../../core/list.js';
 import { restoreAt } from '../../core/pitr-restore.js';
 import { momentBeforeApproval, parseMoment } from '../../core/pitr-time.js';
+import type { DatabaseTarget } from '../../config/database-url.js';
 import type { NamedDatabase } from '../../config/databases.js';
 import { readAudit } from '../../guard/audit.js';
 import type { BackupType } from '../../storage/manifest.js';
@@ -61,6 +62,7 @@ export function registerRestore(program: Command, ctx: CliContext): void {
     // --to names the target; --database still chooses whose settings (required tables, safety backup) apply.
     const database = resolveDatabase(ctx, options.to && !options.database ? { db: options.to } : { db: options.db, database: options.database });
     const target = options.to ? resolveDatabase(ctx, { db: options.to }).target : database.target;
+    const source = options.to ? configuredSource(ctx, options) : undefined;
     const decryption = await decryptionKeys(ctx, options.identity);
     let restoring: { stop(ok?: boolean): void } | undefined;
     const safetyProgress = createProgress(ctx.stderr, 'Safety backup of the current database', !options.json);
@@ -71,6 +73,7 @@ export function registerRestore(program: Command, ctx: CliContext): void {
         type: options.type,
         dir,
         target,
+        source,
         tables: options.table,
         jobs: options.jobs,
         requiredTables: database.requiredTables,
@@ -203,6 +206,19 @@ async function momentOf(ctx: CliContext, value: string, database: NamedDatabase,
   }
   const found = await showBackup({ dir, ref, remote: remoteSettings(ctx, config(ctx)) });
   return new Date(Date.parse(found.manifest.createdAt) - 1000);
+}
+
+/**
+ * With --to, `latest` means the newest backup of the database the backups are of (--database, --db, or the
+ * configured one); with none configured, that of the --to target.
+ */
+function configuredSource(ctx: CliContext, options: RestoreCliOptions): DatabaseTarget | undefined {
+  try {
+    return resolveDatabase(ctx, { db: options.db, database: options.database }).target;
+  } catch (error) {
+    if (error instanceof UsageError) return undefined;
+    throw error;
+  }
 }
 
 async function confirm(ctx: CliContext, plan: RestorePlan, options: RestoreCliOptions): Promise<boolean> {
