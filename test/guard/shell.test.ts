@@ -100,6 +100,9 @@ describe('guard shell parsing', () => {
     expect(stdinOf('cat -n a.sql b.sql | psql', 'psql')).toEqual([file('/p/a.sql'), file('/p/b.sql')]);
     expect(stdinOf('echo DROP | tee log | grep x | psql', 'psql')).toEqual([text('DROP')]);
     expect(stdinOf('grep x y.sql | psql', 'psql')).toEqual([]);
+    for (const filter of ['cat', 'tee', 'grep', 'egrep', 'fgrep', 'sed', 'head', 'tail', 'sort', 'uniq', 'tr', 'cut', 'envsubst']) {
+      expect(stdinOf(`echo DROP | ${filter} -x | psql`, 'psql'), filter).toEqual([text('DROP')]);
+    }
     expect(stdinOf('curl -s http://x | psql', 'psql')).toEqual([opaque('curl -s http://x')]);
     expect(stdinOf('echo a | gzip | psql', 'psql')).toEqual([opaque('gzip')]);
     expect(stdinOf('cat <<EOF | psql app\nDROP;\nEOF', 'psql')).toEqual([text('DROP;\n')]);
@@ -130,6 +133,9 @@ describe('guard shell parsing', () => {
     expect(simpleCommand('cd sub', '/p', [])?.cwd).toBe('/p/sub');
     expect(simpleCommand('cd -P', '/p', [])?.cwd).toBe('/p');
     expect(simpleCommand('ls a""b', '/p', [])?.argv).toEqual(['ls', 'ab']);
+    for (const word of ['if', 'then', 'else', 'elif', 'fi', 'case', 'esac', 'for', 'select', 'while', 'until', 'do', 'done', 'in', 'function', 'time', 'coproc']) {
+      expect(simpleCommand(`${word} x`, '/p', []), word).toBeUndefined();
+    }
     for (const line of ['', '   ', '"ls"', "'ls' x", 'A=1', 'if x', 'then', 'done', '!', '{', 'time x', '[[', 'a=b c', 'ls *', 'echo "$x"', 'echo "\\"', 'echo "`x`"']) {
       expect(simpleCommand(line, '/p', []), line).toBeUndefined();
     }

@@ -37,6 +37,7 @@ describe('guard SQL inspection', () => {
     ['\\gexec', 'psql-gexec:block'],
     ["SELECT format('DROP TABLE %I', tablename) FROM pg_tables \\gexec", 'psql-gexec:block'],
     ['.restore backup.db', 'sqlite-restore:block'],
+    ['\uFEFFDROP TABLE users', 'sql-drop-table:block'],
     ['  .restore main backup.db', 'sqlite-restore:block'],
   ])('%s -> %s', (sql, expected) => {
     expect(verdicts(sql)).toEqual([expected]);
@@ -64,6 +65,28 @@ describe('guard SQL inspection', () => {
     '-- DROP TABLE users\nSELECT 1',
     "SELECT 'DROP TABLE users'",
     'SELECT restore FROM jobs',
+    'SELECT t.restore FROM t',
+    // Statements that change neither the schema nor more rows than they name
+    'EXPLAIN SELECT 1',
+    'SHOW search_path',
+    'COPY t TO STDOUT',
+    'PREPARE p AS SELECT 1',
+    'EXECUTE p',
+    'DEALLOCATE p',
+    'LISTEN c',
+    'UNLISTEN c',
+    'NOTIFY c',
+    'LOCK TABLE t',
+    'CHECKPOINT',
+    'CALL p()',
+    'DECLARE c CURSOR FOR SELECT 1',
+    'FETCH c',
+    'CLOSE c',
+    'DISCARD ALL',
+    'SET CONSTRAINTS ALL DEFERRED',
+    'REFRESH MATERIALIZED VIEW v',
+    'REINDEX TABLE t',
+    'CLUSTER t',
   ])('%j -> nothing', (sql) => {
     expect(verdicts(sql)).toEqual([]);
   });
@@ -134,6 +157,9 @@ describe('guard SQL inspection', () => {
     expect(verdicts('UPDATE OR IGNORE users SET a = 1', 'postgresql')).toEqual(['sql-unparseable:block']);
     expect(verdicts('DELETE LOW_PRIORITY QUICK IGNORE FROM users WHERE id IN (DROP %%%)')).toEqual(['sql-unparseable:block']);
     expect(verdicts('CREATE %%% x')).toEqual(['sql-unparseable:backup']);
+    expect(verdicts('RENAME %%% x')).toEqual(['sql-unparseable:backup']);
+    expect(verdicts('REPLACE %%% x')).toEqual(['sql-unparseable:backup']);
+    expect(verdicts('GRANT UPDATE ON t TO u %%%')).toEqual(['sql-unparseable:backup']);
     expect(verdicts('ALTER %%% x')).toEqual(['sql-unparseable:backup']);
     expect(verdicts('CREATE TABLE t (a int ON UPDATE %%%)')).toEqual(['sql-unparseable:backup']);
     expect(verdicts('SELECT %%% x')).toEqual([]);
