@@ -210,7 +210,8 @@ function analyzes(explain: AstNode): boolean {
   return options.some(({ DefElem: option }) => {
     if (option?.defname !== 'analyze') return false;
     const arg = JSON.stringify(option.arg ?? '').toLowerCase();
-    return !/"(false|off|0)"|"ival":0/.test(arg);
+    // A zero has no value in the tree: `ANALYZE 0` is `{"Integer":{}}` (lower-cased here).
+    return !/"(false|off|0)"|"ival":0|"integer":\{\}/.test(arg);
   });
 }
 

@@ -1,0 +1,211 @@
+import type { Parser } from 'web-tree-sitter';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type ResolveContext, resolveCommand } from '../../src/guard/resolve.js';
+import { loadShellParser, parseShell } from '../../src/guard/shell.js';
+
+let parser: Parser;
+
+const PROJECT: Record<string, string> = {
+  '/p/package.json': JSON.stringify({
+    scripts: {
+      reset: 'dropdb app',
+      prereset: 'echo pre',
+      postreset: 'psql -c post',
+      'db:a': 'dropdb a',
+      'db:b': 'dropdb b',
+      'db:a:x': 'dropdb ax',
+      loop: 'npm run loop',
+      start: 'dropdb started',
+      stop: 'dropdb stopped',
+      test: 'dropdb tested',
+      install: 'dropdb installed',
+      bad: 42,
+    },
+  }),
+  '/p/s.sh': 'dropdb from-script',
+  '/p/sub/package.json': JSON.stringify({ scripts: { reset: 'dropdb sub' } }),
+};
+
+/** The commands a line finally runs, as `tool args` (prefixed with `@folder` when not `/p`). */
+function resolve(line: string, files: Record<string, string> = PROJECT) {
+  const ctx: ResolveContext = { parser, readFile: (file) => files[file], written: new Map(), unparsed: [], overwritten: [] };
+  const parsed = parseShell(parser, line, { cwd: '/p', readFile: ctx.readFile });
+  const resolved = parsed.commands.flatMap((c) => resolveCommand(c, ctx));
+  return { runs: resolved.map((r) => `${r.cwd === '/p' ? '' : `@${r.cwd} `}${[r.tool, ...r.args].join(' ')}`), resolved, ctx };
+}
+const runs = (line: string, files?: Record<string, string>) => resolve(line, files).runs;
+
+describe('guard command resolution', () => {
+  beforeAll(async () => {
+    parser = await loadShellParser();
+  });
+
+  it.each([
+    ['sudo -u postgres dropdb a', 'dropdb a'],
+    ['sudo -iu postgres dropdb a', 'dropdb a'],
+    ['doas -u postgres dropdb a', 'dropdb a'],
+    ['env -u X -- dropdb a', 'dropdb a'],
+    ['env -i A=1 dropdb a', 'dropdb a'],
+    ['time -f %e dropdb a', 'dropdb a'],
+    ['nohup dropdb a', 'dropdb a'],
+    ['builtin dropdb a', 'dropdb a'],
+    ['exec -a name dropdb a', 'dropdb a'],
+    ['command dropdb a', 'dropdb a'],
+    ['nice -n 5 dropdb a', 'dropdb a'],
+    ['ionice -c 3 dropdb a', 'dropdb a'],
+    ['timeout -s KILL 10 dropdb a', 'dropdb a'],
+    ['stdbuf -o L dropdb a', 'dropdb a'],
+    ['xargs -n 1 dropdb', 'dropdb'],
+    ['watch -n 5 dropdb a', 'dropdb a'],
+    ['cross-env A=1 dropdb a', 'dropdb a'],
+    ["cross-env-shell A=1 'dropdb a'", 'dropdb a'],
+    ['dotenv -e .env -- dropdb a', 'dropdb a'],
+    ['dotenv -e .env dropdb a', 'dropdb a'],
+    ['env-cmd -f .env dropdb a', 'dropdb a'],
+    ['eval dropdb a', 'dropdb a'],
+    ['shx rm dev.db', 'rm dev.db'],
+    ["su -c 'dropdb a' postgres", 'dropdb a'],
+    ["su --command='dropdb a'", 'dropdb a'],
+    ["env -S 'dropdb a'", 'dropdb a'],
+    ['dotenvx run -f .env -- dropdb a', 'dropdb a'],
+    ['dotenvx run -f .env dropdb a', 'dropdb a'],
+    ["bash -c 'dropdb a'", 'dropdb a'],
+    ["bash -euo pipefail -c 'dropdb a'", 'dropdb a'],
+    ["bash --rcfile x -c 'dropdb a'", 'dropdb a'],
+    ["sh -xc 'dropdb a'", 'dropdb a'],
+    ['sh s.sh', 'dropdb from-script'],
+    ['bash -- s.sh', 'dropdb from-script'],
+    ['./s.sh', 'dropdb from-script'],
+    ['source s.sh', 'dropdb from-script'],
+    ['. ./s.sh', 'dropdb from-script'],
+    ['bash <<EOF\ndropdb a\nEOF', 'dropdb a'],
+    ['npx prisma@6 migrate reset', 'prisma migrate reset'],
+    ['npx -y prisma migrate reset', 'prisma migrate reset'],
+    ['npx -p prisma@6 prisma migrate reset', 'prisma migrate reset'],
+    ['npx --package=prisma prisma migrate reset', 'prisma migrate reset'],
+    ['npx -w api prisma migrate reset', 'prisma migrate reset'],
+    ["npx -c 'dropdb a'", 'dropdb a'],
+    ["npx --call='dropdb a'", 'dropdb a'],
+    ['npx sequelize-cli db:drop', 'sequelize db:drop'],
+    ['npx @mikro-orm/cli migration:fresh', 'mikro-orm migration:fresh'],
+    ['npx @scope/tool@1 x', 'tool x'],
+    ['npx -- prisma migrate reset', 'prisma migrate reset'],
+    ['npm exec prisma -- migrate reset', 'prisma migrate reset'],
+    ['npm x prisma migrate reset', 'prisma migrate reset'],
+    ['pnpm dlx prisma migrate reset', 'prisma migrate reset'],
+    ['pnpx prisma migrate reset', 'prisma migrate reset'],
+    ['bunx prisma migrate reset', 'prisma migrate reset'],
+    ['bun x prisma migrate reset', 'prisma migrate reset'],
+    ['yarn dlx prisma migrate reset', 'prisma migrate reset'],
+    ['node node_modules/prisma/build/index.js migrate reset', 'prisma migrate reset'],
+    ['node ./node_modules/.bin/prisma migrate reset', 'prisma migrate reset'],
+    ['node -r dotenv/config node_modules/typeorm/cli.js schema:drop', 'typeorm schema:drop'],
+    ['ts-node ./node_modules/@mikro-orm/cli/cli.js migration:fresh', 'mikro-orm migration:fresh'],
+    ['docker exec -it -u postgres db dropdb a', 'dropdb a'],
+    ['docker run --rm -e X=1 --name x postgres dropdb a', 'dropdb a'],
+    ['docker compose exec db dropdb a', 'dropdb a'],
+    ['docker-compose -f x.yml exec -T db dropdb a', 'dropdb a'],
+    ['docker --context prod compose down -v', 'docker-compose down -v'],
+    ['docker -H tcp://x volume rm pg', 'docker volume rm pg'],
+    ['kubectl exec -it pod -- dropdb a', 'dropdb a'],
+    ['dbguard run -- dropdb a', 'dropdb a'],
+    ['dbguard run --db app dropdb a', 'dropdb a'],
+    ['npm run reset', 'echo pre|dropdb app|psql -c post'],
+    ['npm run-script reset', 'echo pre|dropdb app|psql -c post'],
+    ['npm run reset -- --force', 'echo pre|dropdb app --force|psql -c post'],
+    ['npm --prefix sub run reset', '@/p/sub dropdb sub'],
+    ['npm run --prefix sub reset', '@/p/sub dropdb sub'],
+    ['npm test', 'dropdb tested'],
+    ['npm t', 'dropdb tested'],
+    ['npm start', 'dropdb started'],
+    ['npm stop', 'dropdb stopped'],
+    ['npm restart', 'dropdb stopped|dropdb started'],
+    ['npm install', 'dropdb installed'],
+    ['npm ci', 'dropdb installed'],
+    ['pnpm reset', 'echo pre|dropdb app|psql -c post'],
+    ['pnpm run reset', 'echo pre|dropdb app|psql -c post'],
+    ['pnpm -C sub reset', '@/p/sub dropdb sub'],
+    ['pnpm exec dropdb a', 'dropdb a'],
+    ['pnpm install', 'dropdb installed'],
+    ['pnpm dropdb a', 'dropdb a'],
+    ['yarn reset', 'echo pre|dropdb app|psql -c post'],
+    ['yarn run reset', 'echo pre|dropdb app|psql -c post'],
+    ['yarn --cwd sub reset', '@/p/sub dropdb sub'],
+    ['yarn exec dropdb a', 'dropdb a'],
+    ['yarn', 'dropdb installed'],
+    ['yarn dropdb a', 'dropdb a'],
+    ['bun run reset', 'echo pre|dropdb app|psql -c post'],
+    ['bun reset', 'echo pre|dropdb app|psql -c post'],
+    ['bun --cwd sub reset', '@/p/sub dropdb sub'],
+    ["bun exec 'dropdb a'", 'dropdb a'],
+    ['bun i', 'dropdb installed'],
+    ['run-s db:*', 'dropdb a|dropdb b'],
+    ['run-p db:**', 'dropdb a|dropdb b|dropdb ax'],
+    ['npm-run-all --max-parallel 2 db:a', 'dropdb a'],
+  ])('%s -> %s', (line, expected) => {
+    expect(runs(line).join('|')).toBe(expected);
+  });
+
+  it.each([
+    'command -v dropdb',
+    'su postgres',
+    'npx',
+    'npx -c',
+    'npm install prisma',
+    'npm run',
+    'npm run missing',
+    'npm version',
+    'pnpm add prisma',
+    'pnpm run missing',
+    'yarn add prisma',
+    'bun add prisma',
+    'bun test',
+    'node -e "x"',
+    'node script.js',
+    'dbguard backup',
+    'dbguard run',
+    'dotenvx encrypt',
+    'sh missing.sh',
+    'sh',
+    'source',
+    'npm run loop',
+    'run-s nothing:*',
+    "bash -c",
+  ])('%s -> nothing to check', (line) => {
+    expect(runs(line)).toEqual([]);
+  });
+
+  it('leaves commands it does not see through as they are', () => {
+    expect(runs('kubectl get pods')).toEqual(['kubectl get pods']);
+    expect(runs('docker ps')).toEqual(['docker ps']);
+    expect(runs('docker exec db')).toEqual(['docker exec db']);
+    expect(runs('/usr/bin/mariadb -e x')).toEqual(['mysql -e x']);
+  });
+
+  it('keeps the chain, the names set on the way, and the `dbguard run` approval', () => {
+    const { resolved } = resolve('A=1 cross-env B=2 env C=3 npm run reset');
+    expect(resolved.map((r) => r.display)).toEqual(['A=1 cross-env B=2 env C=3 npm run reset (prereset) -> echo pre', 'A=1 cross-env B=2 env C=3 npm run reset -> dropdb app', 'A=1 cross-env B=2 env C=3 npm run reset (postreset) -> psql -c post']);
+    expect(resolve('A=1 cross-env B=2 env C=3 dropdb a').resolved[0]?.envNames).toEqual(['A', 'B', 'C']);
+    expect(resolve('dbguard run --approve=yes -- dropdb a').resolved[0]?.dbguardRun).toEqual({ approve: true });
+    expect(resolve('dbguard run --approve yes dropdb a').resolved[0]?.dbguardRun).toEqual({ approve: true });
+    expect(resolve('dbguard run -- npm run reset').resolved.map((r) => r.dbguardRun)).toEqual([{ approve: false }, { approve: false }, { approve: false }]);
+    expect(resolve('dropdb a').resolved[0]?.dbguardRun).toBeUndefined();
+    expect(resolve('env -C sub dropdb a').runs).toEqual(['@/p/sub dropdb a']);
+    expect(resolve('env --chdir=/x dropdb a').runs).toEqual(['@/x dropdb a']);
+  });
+
+  it('stops at loops and at chains too long to follow, and says what it could not read', () => {
+    const deep = resolve(`${'sudo '.repeat(40)}dropdb a`);
+    expect(deep.runs).toEqual([]);
+    expect(deep.ctx.unparsed).toHaveLength(1);
+    const nested = resolve(`${"sh -c '".repeat(1)}dropdb a'`);
+    expect(nested.runs).toEqual(['dropdb a']);
+    const files = { ...PROJECT, '/p/package.json': JSON.stringify({ scripts: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`s${i}`, `npm run s${i + 1}`])) }) };
+    const chain = resolve('npm run s0', files);
+    expect(chain.runs).toEqual([]);
+    expect(chain.ctx.unparsed).toHaveLength(1);
+    expect(resolve("bash -c 'echo ('").ctx.unparsed).toHaveLength(1);
+    expect(resolve('npm run reset', { '/p/package.json': '{not json' }).runs).toEqual([]);
+    expect(resolve('npm run reset', {}).runs).toEqual([]);
+  });
+});
