@@ -1,7 +1,7 @@
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { S3BackupStore } from './s3-store.js';
-import { type StoredWal, type WalObject, walDescriptionName, walObjectSchema } from './wal-store.js';
+import { type StoredWal, type WalListing, type WalObject, settledListing, walDescriptionName, walObjectSchema } from './wal-store.js';
 
 const READ_CONCURRENCY = 8;
 
@@ -25,7 +25,11 @@ export class S3WalStore {
   }
 
   /** Every described object, ordered by segment (a finished segment before the partial of the same name). */
-  async list(): Promise<{ objects: StoredWal[]; problems: string[] }> {
+  list(): Promise<WalListing> {
+    return settledListing(() => this.listOnce());
+  }
+
+  private async listOnce(): Promise<WalListing> {
     const listed = await this.bucket.listFolder(this.folder);
     const sizes = new Map(listed.map((o) => [o.key, o.size]));
     const descriptions = listed.filter((o) => o.key.endsWith('.json')).map((o) => o.key);
@@ -37,7 +41,10 @@ export class S3WalStore {
         const descriptionPath = descriptions[next++]!;
         try {
           const text = await this.bucket.readIfExists(descriptionPath);
-          if (text === undefined) continue; // replaced meanwhile
+          if (text === undefined) {
+            problems.push(`${this.bucket.url(descriptionPath)}: removed while the archive was listed`);
+            continue;
+          }
           const object = walObjectSchema.parse(JSON.parse(text));
           const file = `${this.folder}/${object.fileName}`;
           if (!sizes.has(file)) {

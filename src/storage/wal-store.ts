@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from '../vendor/zod.js';
 import { commitFile, ensurePrivateDir, fsyncDir, isProcessAlive, writeFileAtomic } from './fs-atomic.js';
 
@@ -38,6 +39,25 @@ export interface StoredWal {
   location: 'local' | 'remote';
 }
 
+export interface WalListing {
+  objects: StoredWal[];
+  problems: string[];
+}
+
+/**
+ * Lists until a listing has no problem, at most `attempts` times. A running shipper replaces the segment in progress
+ * and finishes segments while a reader lists, so a description or data file can go between the folder's listing and
+ * its reading (the reader would miss the newest WAL); a problem that stays is the archive's own.
+ */
+export async function settledListing(listOnce: () => Promise<WalListing>, attempts = 4): Promise<WalListing> {
+  let listing = await listOnce();
+  for (let attempt = 1; attempt < attempts && listing.problems.length > 0; attempt++) {
+    await sleep(20 * attempt);
+    listing = await listOnce();
+  }
+  return listing;
+}
+
 export function walDescriptionName(segment: string, partial: boolean): string {
   return `${segment}${partial ? '.partial' : ''}.json`;
 }
@@ -55,7 +75,11 @@ export class LocalWalStore {
   }
 
   /** Every described object, ordered by segment (a finished segment before the partial of the same name). */
-  async list(): Promise<{ objects: StoredWal[]; problems: string[] }> {
+  list(): Promise<WalListing> {
+    return settledListing(() => this.listOnce());
+  }
+
+  private async listOnce(): Promise<WalListing> {
     const names = await fs.readdir(this.dir).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return [] as string[];
       throw error;

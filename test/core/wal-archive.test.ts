@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveRemote } from '../../src/config/remote.js';
 import { WalArchive, WalShipper } from '../../src/core/wal-archive.js';
@@ -109,5 +110,51 @@ describe('WAL archive in the local folder and the bucket', () => {
     const each = await archive.listEach();
     expect(each.map((e) => e.objects.length)).toEqual([0, 1]);
     expect(readdirSync(archive.local.dir)).toEqual([]); // no temporary left behind
+  });
+  it('a listing taken while the segment in progress is replaced, or finished, still holds it, in both stores', async () => {
+    const dir = tempDir();
+    const spool = tempDir();
+    const archive = archiveIn(dir, 'race', true);
+    const shipper = new WalShipper(archive, { compression: { algorithm: 'none' }, encryption: undefined, remotePartialEveryMs: 0 });
+    await shipper.load();
+    shipper.beginRound();
+    const segment = (i: number) => `00000001000000000000${(16 + i).toString(16).toUpperCase().padStart(4, '0')}`;
+    const at = (i: number, j: number) => new Date(Date.UTC(2026, 0, 1, 0, i, j)).toISOString();
+    const ship = async (i: number, j: number) => {
+      const file = path.join(spool, j < 4 ? `${segment(i)}.partial` : segment(i));
+      writeFileSync(file, randomBytes(2048));
+      const coverage = { at: at(i, j), lsn: `0/${(i + 16).toString(16).toUpperCase()}0000${j}0` };
+      if (j < 4) await shipper.shipPartial(file, segment(i), coverage);
+      else await shipper.shipFinished(file, segment(i), coverage);
+    };
+    await ship(0, 0);
+    // Segments in progress replaced four times, then finished, until the reader has listed 20 times (every 50 ms:
+    // ten times as often as serve's fastest round).
+    let listings = 0;
+    let stop = false;
+    const writer = (async () => {
+      for (let i = 0; !stop; i++) {
+        for (let j = 0; j < 5; j++) {
+          await ship(i, j);
+          await sleep(50);
+        }
+      }
+    })();
+    // Each listing: no problem, at most one segment in progress, and the newest moment covered never goes back.
+    const newestSeen = ['', ''];
+    try {
+      for (; listings < 20; listings++) {
+        for (const [i, { objects, problems }] of (await archive.listEach()).entries()) {
+          expect(problems).toEqual([]);
+          expect(objects.filter((o) => o.object.partial).length).toBeLessThanOrEqual(1);
+          const newest = objects.map((o) => o.object.coverage!.at).sort().at(-1) ?? '';
+          expect(newest >= newestSeen[i]!).toBe(true);
+          newestSeen[i] = newest;
+        }
+      }
+    } finally {
+      stop = true;
+      await writer;
+    }
   });
 });
