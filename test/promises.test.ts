@@ -3,7 +3,7 @@
  * failing with that code broken, then passing with it restored.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { promises as fs, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { promises as fs, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backup, parseDatabaseUrl, prune, restore, rollbackReport, withBackup, type BackupResult } from '../dist/index.js';
@@ -154,6 +154,65 @@ describe('restore', () => {
     expect(deletedDuringRestore).not.toContain(older.manifest.id);
     // Once the restore is over, the same policy prunes it.
     expect((await prune({ dir: backups, policies: { manual: { keepLast: 1 } } })).deleted).toContain(older.manifest.id);
+  });
+  it('the target is as planned or nothing happens: one created while the restore waits for its confirmation, or removed during its safety backup', async () => {
+    const { name, url } = await createDatabase('late');
+    await fillSampleData(name, 10);
+    const dir = tempDir();
+    const backups = path.join(dir, 'backups');
+    const taken = await backup({ target: parseDatabaseUrl(url, dir), dir: backups });
+    const late = `${name}_new`;
+    const target = parseDatabaseUrl(url.replace(`/${name}`, `/${late}`), dir);
+    const error = await rejection(
+      restore({
+        ref: taken.manifest.id,
+        dir: backups,
+        target,
+        confirm: async (plan) => {
+          expect(plan.targetExists).toBe(false);
+          await withClient('postgres', (c) => c.query(`CREATE DATABASE ${late}`));
+          await withClient(late, (c) => c.query('CREATE TABLE kept (id int); INSERT INTO kept VALUES (1)'));
+          return true;
+        },
+      }),
+    );
+    expect(error).toMatchObject({ name: 'RefusedError', message: expect.stringMatching(/was created while this restore waited.*Nothing was changed/) });
+    expect(await withClient(late, async (c) => (await c.query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1', ['public'])).rows)).toEqual([
+      { table_name: 'kept' },
+    ]);
+
+    // SQLite: the same, for a file that appears meanwhile.
+    const file = createSqliteDb(dir, { orders: 5 });
+    const sqliteBackup = await backup({ target: parseDatabaseUrl(`file:${file}`, dir), dir: backups });
+    const newFile = path.join(dir, 'new.db');
+    const sqliteError = await rejection(
+      restore({
+        ref: sqliteBackup.manifest.id,
+        dir: backups,
+        target: parseDatabaseUrl(`file:${newFile}`, dir),
+        confirm: async () => {
+          writeFileSync(newFile, 'not yet a database');
+          return true;
+        },
+      }),
+    );
+    expect(sqliteError).toMatchObject({ name: 'RefusedError' });
+    expect(readFileSync(newFile, 'utf8')).toBe('not yet a database');
+
+    // And one removed while its safety backup is taken is not created again from the backup.
+    const removed = await rejection(
+      restore({
+        ref: sqliteBackup.manifest.id,
+        dir: backups,
+        target: parseDatabaseUrl(`file:${file}`, dir),
+        confirm: yes,
+        onStep: (step) => {
+          if (step.step === 'safety-backup') rmSync(file);
+        },
+      }),
+    );
+    expect(removed).toMatchObject({ name: 'RefusedError', message: expect.stringMatching(/was removed while its safety backup was taken/) });
+    expect(existsSync(file)).toBe(false);
   });
 });
 

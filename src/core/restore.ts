@@ -154,11 +154,15 @@ async function restoreStored(store: LocalBackupStore, stored: StoredBackup, opti
   await store.cleanupInterrupted();
   const stagingDir = await store.stagingDir();
   const source = plainSource(stored, options.decryption);
+  // The target is looked up (a connection, for a server) while the backup is checked; a damaged backup is still
+  // reported first.
+  const existence = engine.exists();
+  existence.catch(() => {});
   await assertIntact(stored, options.decryption, source, { stagingDir, signal: options.signal });
   options.signal?.throwIfAborted();
   options.onStep?.({ step: 'verified', backup: manifest });
 
-  const targetExists = await engine.exists();
+  const targetExists = await existence;
   if (parallel && targetExists) {
     throw new UsageError(
       `--jobs restores into a new database only, and ${options.target.display} exists. Nothing was changed.`,
@@ -195,7 +199,18 @@ async function restoreStored(store: LocalBackupStore, stored: StoredBackup, opti
     options.onStep?.({ step: 'safety-backup', id: safetyBackupId });
   }
   options.signal?.throwIfAborted();
-  const createdTarget = await engine.ensureExists();
+  // The target is as planned, or nothing happens: one created meanwhile has no safety backup, one gone meanwhile
+  // is not silently created again.
+  const createdTarget = !targetExists && (await engine.create());
+  if (!targetExists && !createdTarget) {
+    throw new RefusedError(
+      `${options.target.display} was created while this restore waited for its confirmation, so it has no safety backup. Nothing was changed.`,
+      'Run the restore again: it backs up what the database holds first.',
+    );
+  }
+  if (targetExists && !(await engine.exists())) {
+    throw new RefusedError(`${options.target.display} was removed while its safety backup was taken. Nothing was restored.`, `What it held is in ${safetyBackupId}.`);
+  }
 
   options.onStep?.({ step: 'restoring' });
   try {

@@ -164,10 +164,18 @@ export class MysqlEngine implements DatabaseEngine {
     );
   }
 
-  async ensureExists(): Promise<boolean> {
-    if (await this.exists()) return false;
-    await this.withClient((client) => client.query(`CREATE DATABASE ${q(this.connection.database)}`), null);
-    return true;
+  async create(): Promise<boolean> {
+    return this.withClient(
+      (client) =>
+        client.query(`CREATE DATABASE ${q(this.connection.database)}`).then(
+          () => true,
+          (error: { code?: string }) => {
+            if (error.code === 'ER_DB_CREATE_EXISTS') return false;
+            throw error;
+          },
+        ),
+      null,
+    );
   }
 
   async drop(): Promise<void> {

@@ -21,6 +21,9 @@ import { withPlainFile } from './staged-file.js';
 import type { BackupFormat, RowStream, SchemaGraph } from './types.js';
 import type { DatabaseEngine, Dump, DumpOptions, ImpactQuery, RestoreOptions, RestoreSource, StagingOptions, TableCounts } from './types.js';
 
+/** SQLSTATE of CREATE DATABASE when the database exists. */
+const DUPLICATE_DATABASE = '42P04';
+
 const USER_TABLES_SQL = `
   SELECT n.nspname AS schema, c.relname AS name
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -233,10 +236,11 @@ export class PostgresEngine implements DatabaseEngine {
     }
   }
 
-  async ensureExists(): Promise<boolean> {
-    if (await this.exists()) return false;
-    await this.withMaintenanceClient((client) => client.query(`CREATE DATABASE ${client.escapeIdentifier(this.connection.database)}`));
-    return true;
+  async create(): Promise<boolean> {
+    return this.withMaintenanceClient(
+      (client) => client.query(`CREATE DATABASE ${client.escapeIdentifier(this.connection.database)}`).then(() => true),
+      (error) => ((error as { code?: string }).code === DUPLICATE_DATABASE ? false : undefined),
+    );
   }
 
   async drop(): Promise<void> {
@@ -312,7 +316,8 @@ export class PostgresEngine implements DatabaseEngine {
   }
 
   /** Runs `fn` on a connection to a database other than the target (for CREATE/DROP DATABASE). */
-  private async withMaintenanceClient<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  /** Runs `fn` connected to the server's maintenance database; `expected` turns an error it knows into a result. */
+  private async withMaintenanceClient<T>(fn: (client: pg.Client) => Promise<T>, expected?: (error: unknown) => T | undefined): Promise<T> {
     let client: pg.Client | undefined;
     let lastError: unknown;
     for (const database of ['postgres', 'template1']) {
@@ -327,6 +332,8 @@ export class PostgresEngine implements DatabaseEngine {
     try {
       return await fn(client);
     } catch (error) {
+      const result = expected?.(error);
+      if (result !== undefined) return result;
       throw new DbguardError(`PostgreSQL refused: ${(error as Error).message}`, {
         hint: 'The database user needs the CREATEDB privilege to create or drop databases.',
       });

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setImmediate } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { DbguardError } from '../errors.js';
@@ -84,7 +85,9 @@ export class SqliteEngine implements DatabaseEngine {
       throw new DbguardError('--table is supported for PostgreSQL only; a SQLite restore replaces the whole file.');
     }
     await withPlainFile(source, options, 'snapshot.sqlite', async (snapshotPath) => {
-      // Past this point the copy runs to its end: a signal during it is only seen once it has completed.
+      // Past this point the copy runs to its end: a signal during it is only seen once it has completed. One
+      // turn of the event loop first, so that a signal that has already arrived is handled and stops the restore.
+      await setImmediate();
       options.signal?.throwIfAborted();
       const snapshot = openSqlite(snapshotPath, { readonly: true, fileMustExist: true });
       try {
@@ -184,11 +187,16 @@ export class SqliteEngine implements DatabaseEngine {
     );
   }
 
-  async ensureExists(): Promise<boolean> {
-    if (await this.exists()) return false;
+  async create(): Promise<boolean> {
     await fs.mkdir(path.dirname(this.file), { recursive: true });
-    openSqlite(this.file).close();
-    return true;
+    // An empty file is an empty SQLite database; `wx` fails when the file appeared meanwhile.
+    return fs.writeFile(this.file, '', { flag: 'wx' }).then(
+      () => true,
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === 'EEXIST') return false;
+        throw error;
+      },
+    );
   }
 
   async drop(): Promise<void> {

@@ -117,8 +117,8 @@ export interface DatabaseEngine {
   /** Replaces the target's content with the backup, all or nothing. */
   restore(source: RestoreSource, options: RestoreOptions): Promise<void>;
   countRows(): Promise<TableCounts>;
-  /** Creates the target database when it does not exist; true when it was created. */
-  ensureExists(): Promise<boolean>;
+  /** Creates the target database, found missing a moment ago; false when it exists by now (created meanwhile). */
+  create(): Promise<boolean>;
   /** Deletes the target database: undoes a failed restore into a database that restore created. */
   drop(): Promise<void>;
   /** Problems found by the database's own integrity check after a restore (none for PostgreSQL). */
