@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import type { Connection } from 'mysql2/promise';
 import type { MysqlConnection } from '../config/database-url.js';
 import { DbguardError } from '../errors.js';
+import { findExecutable, pathDirs } from './executables.js';
 
 /** The dump tool and the command-line client: MariaDB's names first, then MySQL's. */
 export type MysqlToolRole = 'dump' | 'client';
@@ -24,23 +24,17 @@ const resolved = new Map<string, MysqlTool>();
 
 /** Finds the tool in DBGUARD_MYSQL_BINDIR, else on PATH; its flavor from its name or its `--version`. */
 export async function mysqlTool(role: MysqlToolRole, env: NodeJS.ProcessEnv = process.env): Promise<MysqlTool> {
-  const dirs = env.DBGUARD_MYSQL_BINDIR ? [env.DBGUARD_MYSQL_BINDIR] : (env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  const dirs = env.DBGUARD_MYSQL_BINDIR ? [env.DBGUARD_MYSQL_BINDIR] : pathDirs(env);
   const key = `${role}:${dirs.join(path.delimiter)}`;
   const known = resolved.get(key);
   if (known) return known;
   for (const name of CANDIDATES[role]) {
-    for (const dir of dirs) {
-      const file = path.join(dir, name);
-      try {
-        accessSync(file, constants.X_OK);
-      } catch {
-        continue;
-      }
-      const flavor = name.startsWith('mariadb') || /mariadb/i.test(await versionOf(file)) ? 'mariadb' : 'mysql';
-      const tool = { name, path: file, flavor } as const;
-      resolved.set(key, tool);
-      return tool;
-    }
+    const file = findExecutable(name, dirs);
+    if (!file) continue;
+    const flavor = name.startsWith('mariadb') || /mariadb/i.test(await versionOf(file)) ? 'mariadb' : 'mysql';
+    const tool = { name, path: file, flavor } as const;
+    resolved.set(key, tool);
+    return tool;
   }
   throw new DbguardError(`Neither ${CANDIDATES[role].join(' nor ')} was found.`, { hint: INSTALL_HINT });
 }
