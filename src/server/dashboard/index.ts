@@ -68,7 +68,8 @@ export function mountDashboard(app: Hono, options: DashboardOptions): Jobs {
     for (const s of statuses) {
       const newest = backups.find((b) => b.manifest.id === s.newestGood?.id);
       if (newest) where[s.name] = newest.where === 'local+remote' ? 'local and bucket' : newest.where === 'remote' ? 'bucket only' : 'local only';
-      const series = backups.filter((b) => b.databaseName === s.name && b.manifest.type !== 'export' && b.manifest.type !== 'pre-restore').reverse();
+      // The database's own backups: not exports (some rows), safety backups, or base backups (the whole server).
+      const series = backups.filter((b) => b.databaseName === s.name && !['export', 'pre-restore', 'base'].includes(b.manifest.type)).reverse();
       charts[s.name] = [
         series.map((b) => Date.parse(b.manifest.createdAt) / 1000),
         series.map((b) => b.manifest.size),

@@ -7,7 +7,7 @@ import type { LiveCount } from '../../core/live-counts.js';
 import { type DatabaseStatus, formatAge } from '../../core/status.js';
 import { totalRows } from '../../core/table-counts.js';
 import type { AuditEntry } from '../../guard/audit.js';
-import type { BackupManifest } from '../../storage/manifest.js';
+import { BACKUP_TYPES, type BackupManifest } from '../../storage/manifest.js';
 import type { Job } from './jobs.js';
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
@@ -132,7 +132,7 @@ export function backupsPage(ctx: PageContext, databases: string[], backups: Data
   const body = html`<h1>Backups</h1>
 <form class="filters" method="get" action="/backups">
 ${select('database', 'Database', databases)}
-${select('type', 'Type', ['manual', 'automatic', 'migration', 'pre-restore', 'export'])}
+${select('type', 'Type', [...BACKUP_TYPES])}
 ${select('where', 'Location', ['local', 'remote', 'local+remote'])}
 ${select('verified', 'Verification', ['verified', 'failed', 'not verified'])}
 <button class="secondary">Filter</button>
