@@ -240,8 +240,8 @@ describe('a SQLite restore interrupted while it writes', () => {
     expect(listed).toContainEqual(expect.objectContaining({ id: safety, type: 'pre-restore' }));
   });
 
-  // Retried: the access() calls come from libuv's thread pool, and on a loaded machine (CI running test files side by
-  // side) the second one traced was once a later call, past the copy. A broken stop fails every try.
+  // Retried as a safety net: the signal strace injects is handled on the event loop in the same turn as the held
+  // call's completion (the restore turns the loop once before its last check for that). A broken stop fails every try.
   it('by SIGINT after the safety backup, before the copy, stops with the database as it was, exit 130', { retry: 2 }, async () => {
     requireStrace();
     const { cwd, db, id, before } = await restorable();
