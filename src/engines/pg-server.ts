@@ -8,19 +8,19 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { DbguardError } from '../errors.js';
+import { pathDirs } from './executables.js';
 import { connectPg } from './pg-tools.js';
 
 const run = promisify(execFile);
 
 /** Where the server binaries usually are, newest layouts first; DBGUARD_PG_BINDIR wins. */
 function candidateBinDirs(major: number, env: NodeJS.ProcessEnv): string[] {
-  const fromPath = (env.PATH ?? '').split(path.delimiter).filter(Boolean);
   return [
     `/usr/lib/postgresql/${major}/bin`,
     `/usr/pgsql-${major}/bin`,
     `/opt/homebrew/opt/postgresql@${major}/bin`,
     `/usr/local/opt/postgresql@${major}/bin`,
-    ...fromPath,
+    ...pathDirs(env),
   ];
 }
 
