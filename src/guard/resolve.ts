@@ -231,8 +231,10 @@ function scriptRuns(names: string[], extra: string[], hc: HandlerContext, cwd = 
     if (main === undefined) continue;
     const suffix = extra.length > 0 ? ` ${extra.map(shellQuote).join(' ')}` : '';
     for (const [script, body] of [[`pre${name}`, pkg.scripts[`pre${name}`]], [name, main + suffix], [`post${name}`, pkg.scripts[`post${name}`]]] as const) {
-      if (body === undefined) continue;
-      runs.push({ label: script === name ? hc.text : `${hc.text} (${script})`, body, dir: pkg.dir, key: `${pkg.dir}#${script}` });
+      const key = `${pkg.dir}#${script}`;
+      // An install's lifecycle names `preinstall` both as a script and as the pre-script of `install`.
+      if (body === undefined || runs.some((r) => r.key === key)) continue;
+      runs.push({ label: script === name ? hc.text : `${hc.text} (${script})`, body, dir: pkg.dir, key });
     }
   }
   return runs.length > 0 ? { kind: 'scripts', runs } : undefined;
@@ -432,7 +434,8 @@ const bun: Handler = (argv, hc) => {
 
 /** `run-s`, `run-p`, `npm-run-all`: script names, with `*` patterns. */
 const runAll: Handler = (args, hc) => {
-  const names = afterOptions(args, { withValue: ['--max-parallel', '-c'] }).filter((a) => !a.startsWith('-'));
+  // `-c` is `--continue-on-error`, a flag: `run-s -c db:reset` runs db:reset.
+  const names = afterOptions(args, { withValue: ['--max-parallel', '--npm-path'] }).filter((a) => !a.startsWith('-'));
   const pkg = findPackage(hc.cwd, hc.readFile);
   if (!pkg) return DONE;
   const matching = (pattern: string) => {

@@ -209,3 +209,118 @@ describe('guard command resolution', () => {
     expect(resolve('npm run reset', {}).runs).toEqual([]);
   });
 });
+
+describe('guard command resolution: the options of each wrapper that take a value', () => {
+  beforeAll(async () => {
+    parser = await loadShellParser();
+  });
+
+  // `<wrapper> <option> v <command>`: `v` is the option's value, not the command the wrapper runs.
+  const WRAPPER_OPTIONS: Array<[string, string[], string, string]> = [
+    ['sudo', ['-u', '-g', '-h', '-p', '-C', '-D', '-r', '-t', '-U', '-T', '--user', '--group', '--host', '--prompt', '--chdir'], 'dropdb a', 'dropdb a'],
+    ['doas', ['-u', '-C'], 'dropdb a', 'dropdb a'],
+    ['time', ['-f', '-o', '--format', '--output'], 'dropdb a', 'dropdb a'],
+    ['exec', ['-a'], 'dropdb a', 'dropdb a'],
+    ['nice', ['-n', '--adjustment'], 'dropdb a', 'dropdb a'],
+    ['ionice', ['-c', '-n', '-p', '--class', '--classdata'], 'dropdb a', 'dropdb a'],
+    ['timeout', ['-s', '--signal', '-k', '--kill-after'], '10 dropdb a', 'dropdb a'],
+    ['stdbuf', ['-i', '-o', '-e'], 'dropdb a', 'dropdb a'],
+    ['xargs', ['-I', '-L', '-n', '-P', '-s', '-d', '-E', '-a'], 'dropdb a', 'dropdb a'],
+    ['watch', ['-n', '--interval', '-d'], 'dropdb a', 'dropdb a'],
+    ['dotenv', ['-e', '-v', '-c'], 'dropdb a', 'dropdb a'],
+    ['env-cmd', ['-f', '--file', '-e', '--environments', '-r', '--rc-file'], 'dropdb a', 'dropdb a'],
+    ['dotenvx run', ['-f', '--env-file', '-e', '--env', '--convention', '--env-keys-file'], 'dropdb a', 'dropdb a'],
+    ['env', ['-u', '--unset'], 'dropdb a', 'dropdb a'],
+    ['npx', ['-p', '--package', '-w', '--workspace', '--prefix', '--registry', '--cache', '--userconfig', '--node-options', '--shell', '--script-shell'], 'prisma migrate reset', 'prisma migrate reset'],
+    ['node', ['-r', '--require', '--import', '--loader', '--experimental-loader', '-C', '--conditions', '--input-type', '--title', '--env-file', '-P', '--project', '--tsconfig', '-O', '--compiler-options'], 'node_modules/prisma/build/index.js migrate reset', 'prisma migrate reset'],
+    ['docker', ['--context', '-c', '--host', '-H', '--config', '--log-level', '-l', '--tlscacert', '--tlscert', '--tlskey'], 'exec db dropdb a', 'dropdb a'],
+    ['docker', ['--context', '-c', '--host', '-H', '--config', '--log-level', '-l', '--tlscacert', '--tlscert', '--tlskey'], 'volume rm pg', 'docker volume rm pg'],
+    ['docker exec', ['-e', '--env', '--env-file', '-u', '--user', '-w', '--workdir', '--detach-keys', '--index'], 'db dropdb a', 'dropdb a'],
+    ['docker run', ['-e', '--env', '--env-file', '-u', '--user', '-w', '--workdir', '--name', '-v', '--volume', '-p', '--publish', '--entrypoint', '-l', '--label', '--network', '--platform', '--pull', '--net', '--mount', '--restart', '--cpus', '-m', '--memory', '--hostname', '--add-host', '--dns', '--label-file', '--log-driver', '--log-opt', '--expose', '--device', '--tmpfs', '--ulimit', '--cap-add', '--cap-drop', '--security-opt', '--stop-signal', '--pid', '--ipc', '--shm-size', '--health-cmd', '--cidfile', '-a', '--attach'], 'postgres dropdb a', 'dropdb a'],
+    ['docker-compose', ['-f', '--file', '-p', '--project-name', '--env-file', '--profile', '--project-directory', '--ansi', '--progress', '--parallel'], 'exec db dropdb a', 'dropdb a'],
+    ['bash', ['--rcfile', '--init-file', '-o', '+o', '-eo'], "-c 'dropdb a'", 'dropdb a'],
+    ['dbguard run', ['--db', '--dir', '--approve'], 'dropdb a', 'dropdb a'],
+    ['npm', ['--prefix'], 'run reset', '@/p/v echo in-v'],
+    ['pnpm', ['-C', '--dir'], 'reset', '@/p/v echo in-v'],
+    ['yarn', ['--cwd'], 'reset', '@/p/v echo in-v'],
+    ['bun', ['--cwd'], 'reset', '@/p/v echo in-v'],
+    ['npm', ['--userconfig'], 'run reset', 'echo pre|dropdb app|psql -c post'],
+    ['pnpm', ['--workspace-dir'], 'reset', 'echo pre|dropdb app|psql -c post'],
+    ['bun', ['--config', '-c'], 'reset', 'echo pre|dropdb app|psql -c post'],
+    ['run-s', ['--max-parallel', '--npm-path'], 'reset', 'echo pre|dropdb app|psql -c post'],
+  ];
+  it.each(WRAPPER_OPTIONS.flatMap(([wrapper, options, after, expected]) => options.map((o) => [`${wrapper} ${o} v ${after}`, expected])))('%s -> %s', (line, expected) => {
+    const value = resolve(line, { ...PROJECT, '/p/v/package.json': JSON.stringify({ scripts: { reset: 'echo in-v' } }) });
+    expect(value.runs.join('|')).toBe(expected);
+  });
+
+  it.each([
+    ['run-s -c db:a', 'dropdb a'],
+    ['npm-run-all --continue-on-error db:a db:b', 'dropdb a|dropdb b'],
+    ['run-p -l -c db:b', 'dropdb b'],
+  ])('npm-run-all flags take no value: %s -> %s', (line, expected) => {
+    expect(runs(line).join('|')).toBe(expected);
+  });
+
+  it.each([
+    ['node -e x node_modules/prisma/build/index.js migrate reset'],
+    ['node --eval x node_modules/prisma/build/index.js migrate reset'],
+    ['node -p x node_modules/prisma/build/index.js migrate reset'],
+    ['node --print x node_modules/prisma/build/index.js migrate reset'],
+    ['command -V dropdb a'],
+    ['dotenvx decrypt -f .env dropdb a'],
+    ['dbguard backup dropdb a'],
+  ])('runs nothing it would check: %s', (line) => {
+    expect(runs(line)).toEqual([]);
+  });
+});
+
+describe("guard command resolution: the package managers' own commands are not package scripts", () => {
+  beforeAll(async () => {
+    parser = await loadShellParser();
+  });
+
+  const PNPM = ['install', 'i', 'add', 'remove', 'rm', 'uninstall', 'update', 'up', 'upgrade', 'list', 'ls', 'll', 'why', 'outdated', 'link', 'unlink', 'import', 'audit', 'publish', 'pack', 'store', 'init', 'create', 'prune', 'fetch', 'rebuild', 'rb', 'dedupe', 'patch', 'patch-commit', 'setup', 'env', 'config', 'root', 'bin', 'help', 'licenses', 'deploy', 'doctor', 'server', 'approve-builds', 'self-update'];
+  const YARN = ['install', 'add', 'remove', 'upgrade', 'up', 'info', 'why', 'init', 'create', 'config', 'cache', 'workspaces', 'set', 'plugin', 'npm', 'pack', 'publish', 'version', 'constraints', 'dedupe', 'explain', 'link', 'unlink', 'audit', 'outdated', 'list', 'global', 'import', 'licenses', 'login', 'logout', 'owner', 'tag', 'team', 'policies', 'autoclean', 'check', 'generate-lock-entry', 'help', 'bin', 'patch', 'patch-commit', 'rebuild', 'stage', 'unplug', 'search'];
+  const BUN = ['install', 'i', 'add', 'a', 'remove', 'rm', 'update', 'link', 'unlink', 'pm', 'init', 'create', 'c', 'upgrade', 'build', 'test', 'repl', 'outdated', 'publish', 'patch', 'audit', 'info'];
+  // A project with a script of each name: a built-in misread as `run <name>` would run it.
+  const scripts = Object.fromEntries([...new Set([...PNPM, ...YARN, ...BUN, 'dev'])].map((name) => [name, `dropdb ${name}`]));
+  const files = { '/p/package.json': JSON.stringify({ scripts }) };
+
+  it.each([...PNPM.map((c) => `pnpm ${c} x`), ...YARN.map((c) => `yarn ${c} x`), ...BUN.map((c) => `bun ${c} x`)])('%s runs no script', (line) => {
+    expect(runs(line, files)).toEqual([]);
+  });
+
+  it.each(['pnpm', 'yarn', 'bun run', 'npm run', 'pnpm run', 'yarn run'])('%s dev runs the script', (manager) => {
+    expect(runs(`${manager} dev x`, files)).toEqual(['dropdb dev x']);
+  });
+
+  it.each([
+    ['npm tst', 'dropdb tested'],
+    ['npm rum reset', 'echo pre|dropdb app|psql -c post'],
+    ['npm urn reset', 'echo pre|dropdb app|psql -c post'],
+    ['npm i', 'dropdb installed'],
+    ['pnpm i', 'dropdb installed'],
+    ['pnpm', 'dropdb installed'],
+    ['pnpm t', 'dropdb tested'],
+    ['pnpm tst', 'dropdb tested'],
+    ['pnpm run-script reset', 'echo pre|dropdb app|psql -c post'],
+    ['yarn install', 'dropdb installed'],
+    ['bun install', 'dropdb installed'],
+    ['pnpm -C sub exec dropdb a', '@/p/sub dropdb a'],
+    ['pnpm --dir sub reset', '@/p/sub dropdb sub'],
+    ['pnpm dlx prisma migrate reset', 'prisma migrate reset'],
+    ['yarn node node_modules/prisma/build/index.js migrate reset', 'prisma migrate reset'],
+    ['bun x prisma migrate reset', 'prisma migrate reset'],
+    ['bun run reset -- --force', 'echo pre|dropdb app --force|psql -c post'],
+    ['bun --cwd sub run reset', '@/p/sub dropdb sub'],
+    ['yarn run reset --force', 'echo pre|dropdb app --force|psql -c post'],
+  ])('%s -> %s', (line, expected) => {
+    expect(runs(line).join('|')).toBe(expected);
+  });
+
+  it('runs the lifecycle scripts of an install once each, in order', () => {
+    const lifecycle = { '/p/package.json': JSON.stringify({ scripts: { preinstall: 'dropdb pre', install: 'dropdb main', postinstall: 'dropdb post', prepare: 'dropdb prepare', prepack: 'dropdb prepack' } }) };
+    for (const line of ['npm install', 'npm ci', 'pnpm install', 'yarn', 'bun i']) expect(runs(line, lifecycle)).toEqual(['dropdb pre', 'dropdb main', 'dropdb post', 'dropdb prepare']);
+  });
+});
