@@ -270,13 +270,17 @@ function excerpt(sql: string, start: number, length?: number): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
-/** One finding per rule, with a count when a script repeats it. */
+/**
+ * One finding per rule and verdict, with a count when a script repeats it. The verdict is part of the key: a rule
+ * can give both (`DROP VIEW a; DROP VIEW b CASCADE`), and the block must not be counted into the backup.
+ */
 function summarize(findings: Finding[]): Finding[] {
   const byRule = new Map<string, { finding: Finding; count: number }>();
   for (const finding of findings) {
-    const seen = byRule.get(finding.rule);
+    const key = `${finding.rule}\0${finding.verdict}`;
+    const seen = byRule.get(key);
     if (seen) seen.count += 1;
-    else byRule.set(finding.rule, { finding, count: 1 });
+    else byRule.set(key, { finding, count: 1 });
   }
   return [...byRule.values()].map(({ finding, count }) => (count > 1 ? { ...finding, message: `${finding.message} (and ${count - 1} more)` } : finding));
 }

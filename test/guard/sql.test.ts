@@ -184,4 +184,35 @@ describe('guard SQL inspection', () => {
   it('orders client commands first, then statements in the order they come', () => {
     expect(verdicts('TRUNCATE a; DROP TABLE b;\n\\gexec')).toEqual(['psql-gexec:block', 'sql-truncate:block', 'sql-drop-table:block']);
   });
+  it('keeps a block apart from a backup of the same rule: a CASCADE drop after a plain one is still blocked', () => {
+    expect(verdicts('DROP VIEW a; DROP VIEW b CASCADE')).toEqual(['sql-drop-view:backup', 'sql-drop-view:block']);
+    expect(verdicts('DROP VIEW a CASCADE; DROP VIEW b')).toEqual(['sql-drop-view:block', 'sql-drop-view:backup']);
+    expect(verdicts('DELETE %%% WHERE x; TRUNCATE %%%')).toEqual(['sql-unparseable:backup', 'sql-unparseable:block']);
+    expect(verdicts('DROP TYPE mood; DROP TYPE b CASCADE; DROP SCHEMA s RESTRICT')).toEqual(['sql-drop-type:backup', 'sql-drop-type:block', 'sql-drop-schema:block']);
+  });
+
+  it("tries the database's own grammar on each statement of a script PostgreSQL rejects", () => {
+    // VACUUM sends the whole script to PostgreSQL's grammar, which rejects SQLite's INSERT OR REPLACE.
+    const script = 'VACUUM; INSERT OR REPLACE INTO t VALUES (1); DELETE FROM t';
+    expect(verdicts(script, 'sqlite')).toEqual(['sql-delete-without-where:block']);
+    expect(verdicts(script)).toEqual(['sql-delete-without-where:block']);
+    expect(verdicts(script, 'postgresql')).toEqual(['sql-unparseable:backup', 'sql-delete-without-where:block']);
+    const mysql = 'BEGIN; REPLACE INTO t VALUES (1); DELETE FROM t';
+    expect(verdicts(mysql, 'mysql')).toEqual(['sql-delete-without-where:block']);
+    expect(verdicts(mysql)).toEqual(['sql-delete-without-where:block']);
+    expect(verdicts(mysql, 'postgresql')).toEqual(['sql-unparseable:backup', 'sql-delete-without-where:block']);
+  });
+
+  it('names the statement each finding is about, cut at UTF-8 byte positions', () => {
+    const [truncate, drop] = inspectSql("SELECT 'été';\nTRUNCATE a;\n  DROP   TABLE\n b");
+    expect(truncate?.message).toContain('TRUNCATE a');
+    expect(truncate?.message).not.toContain('DROP');
+    expect(drop?.message).toContain('DROP TABLE b');
+    expect(drop?.message).not.toContain('TRUNCATE');
+    const [unparsed] = inspectSql("SELECT 'été' FROM x WHERE ;\nDROP TABLE été %%%;");
+    expect(unparsed?.message).toContain('DROP TABLE été %%%');
+    const [long] = inspectSql(`DROP TABLE ${'x'.repeat(100)}`);
+    expect(long?.message).toContain(`DROP TABLE ${'x'.repeat(60)}`);
+    expect(long?.message).not.toContain('x'.repeat(100));
+  });
 });
