@@ -321,7 +321,8 @@ function dockerVolumeRm(inv: Invocation, ctx: InspectContext): Finding[] {
 }
 
 function dockerRmVolumes(inv: Invocation): Finding[] {
-  const positionals = parseArgs(inv.args, { withValue: ['-f', '--filter'] }).positionals.filter((p) => p !== 'rm' && p !== 'container');
+  // `docker rm` takes no option with a value: `-f` is --force (`docker rm -v -f postgres`).
+  const positionals = parseArgs(inv.args).positionals.filter((p) => p !== 'rm' && p !== 'container');
   const names = positionals.filter((n) => looksLikeDatabase(n) || /\$\(|`/.test(n));
   return names.length > 0 ? [{ rule: 'docker-rm-volumes', verdict: 'block', message: `removes containers with their anonymous volumes, where a database keeps its data: ${names.join(', ')}` }] : [];
 }
@@ -331,10 +332,26 @@ function truncateFiles(inv: Invocation): Finding[] {
   return names.length > 0 ? [{ rule: 'truncate-database-file', verdict: 'block', message: `cuts SQLite database files: ${names.join(', ')}` }] : [];
 }
 
+const CP_VALUES = ['-t', '--target-directory', '-S', '--suffix'];
+const CP_KEEPS = ['-t', '--target-directory', '-n', '--no-clobber', '-b', '--backup'];
+const RSYNC_VALUES = ['-e', '--rsh', '-f', '--filter', '--exclude', '--include', '--exclude-from', '--include-from', '--files-from', '-T', '--temp-dir', '--backup-dir', '--suffix', '-B', '--block-size', '--chmod', '--chown', '--usermap', '--groupmap', '--log-file', '--log-file-format', '--out-format', '-M', '--remote-option', '--compare-dest', '--copy-dest', '--link-dest', '--partial-dir', '--timeout', '--contimeout', '--port', '--address', '--password-file', '--bwlimit', '--max-size', '--min-size', '--max-delete', '--modify-window', '--info', '--debug', '--iconv', '--skip-compress', '--rsync-path', '--sockopts', '--outbuf', '--protocol', '--checksum-choice', '--compress-choice', '--compress-level', '--checksum-seed', '--write-batch', '--only-write-batch', '--read-batch', '--stop-after', '--stop-at'];
+
+/**
+ * Per tool: the options that take a value, and those that leave an existing destination alone (`-t dir` names a
+ * folder, whose files are not known). rsync's short options are flags (`-t` keeps times, `-o` the owner: `-avt`).
+ */
+const COPY_OPTIONS: Record<string, { withValue: string[]; keeps: string[] }> = {
+  cp: { withValue: CP_VALUES, keeps: CP_KEEPS },
+  mv: { withValue: CP_VALUES, keeps: CP_KEEPS },
+  install: { withValue: [...CP_VALUES, '-m', '--mode', '-o', '--owner', '-g', '--group'], keeps: CP_KEEPS },
+  rsync: { withValue: RSYNC_VALUES, keeps: ['-n', '--dry-run', '-b', '--backup', '--ignore-existing', '--list-only'] },
+};
+
 /** `cp backup.db dev.db`, `mv new.db dev.db`: the destination's data is replaced. */
 function copyOverFiles(inv: Invocation): Finding[] {
-  const parsed = parseArgs(inv.args, { withValue: ['-t', '--target-directory', '-S', '--suffix', '-m', '--mode', '-o', '--owner', '-g', '--group', '-e', '--exclude', '--include'] });
-  if (hasOption(parsed, '-t', '--target-directory', '-n', '--no-clobber', '-b', '--backup')) return [];
+  const { withValue, keeps } = COPY_OPTIONS[inv.tool] ?? COPY_OPTIONS.cp!;
+  const parsed = parseArgs(inv.args, { withValue });
+  if (hasOption(parsed, ...keeps)) return [];
   const destination = parsed.positionals.length >= 2 ? parsed.positionals.at(-1)! : undefined;
   return destination && mayNameDatabaseFile(destination) && !GLOB.test(destination)
     ? [{ rule: 'copy-over-database-file', verdict: 'block', message: `replaces the SQLite database file ${destination} (if it exists) with another file` }]

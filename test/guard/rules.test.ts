@@ -262,8 +262,49 @@ describe('guard rules', () => {
       for (const safe of ['-n', '--no-clobber', '-b', '--backup', '-t backups', '--target-directory backups']) {
         expect(check(`cp ${safe} new.db dev.db`).rules, safe).toEqual([]);
       }
-      for (const valued of ['-S', '--suffix', '-m', '--mode', '-o', '--owner', '-g', '--group', '-e', '--exclude', '--include']) {
+      for (const valued of ['-S', '--suffix', '-m', '--mode', '-o', '--owner', '-g', '--group']) {
         expect(check(`install ${valued} dev.db x.txt`).rules, valued).toEqual([]);
+      }
+    });
+
+    // `<tool> <option> old.db dev.db`: old.db is the option's value, so no file is copied over dev.db.
+    const COPY_VALUES: Array<[string, string[]]> = [
+      ['cp', ['-S', '--suffix', '-t', '--target-directory']],
+      ['mv', ['-S', '--suffix', '-t', '--target-directory']],
+      ['install', ['-S', '--suffix', '-t', '--target-directory', '-m', '--mode', '-o', '--owner', '-g', '--group']],
+      ['rsync', ['-e', '--rsh', '-f', '--filter', '--exclude', '--include', '--exclude-from', '--include-from', '--files-from', '-T', '--temp-dir', '--backup-dir', '--suffix', '-B', '--block-size', '--chmod', '--chown', '--usermap', '--groupmap', '--log-file', '--log-file-format', '--out-format', '-M', '--remote-option', '--compare-dest', '--copy-dest', '--link-dest', '--partial-dir', '--timeout', '--contimeout', '--port', '--address', '--password-file', '--bwlimit', '--max-size', '--min-size', '--max-delete', '--modify-window', '--info', '--debug', '--iconv', '--skip-compress', '--rsync-path', '--sockopts', '--outbuf', '--protocol', '--checksum-choice', '--compress-choice', '--compress-level', '--checksum-seed', '--write-batch', '--only-write-batch', '--read-batch', '--stop-after', '--stop-at']],
+    ];
+    it.each(COPY_VALUES.flatMap(([tool, options]) => options.map((o) => `${tool} ${o} old.db dev.db`)))('%s copies nothing over dev.db', (line) => {
+      expect(check(line).rules).toEqual([]);
+    });
+
+    it('rsync: short options are flags, and only a dry run, a backup or --ignore-existing leave the file alone', () => {
+      for (const line of ['rsync -avt backup.db dev.db', 'rsync -rlptgoD backup.db dev.db', 'rsync -o -g -m -S -t backup.db dev.db', 'rsync --existing backup.db dev.db', 'mv -f -u backup.db dev.db']) {
+        expect(check(line).rules, line).toEqual(['copy-over-database-file:block']);
+      }
+      for (const line of ['rsync -n backup.db dev.db', 'rsync --dry-run backup.db dev.db', 'rsync -ab backup.db dev.db', 'rsync --backup backup.db dev.db', 'rsync --ignore-existing backup.db dev.db', 'rsync --list-only backup.db dev.db', 'mv -n backup.db dev.db', 'install -b backup.db dev.db']) {
+        expect(check(line).rules, line).toEqual([]);
+      }
+    });
+
+    it("the database clients' short options with an attached value are not bundles (`-Fc` is a format, not --clean)", () => {
+      for (const option of ['-f', '-F', '-h', '-p', '-U', '-j', '-n', '-N', '-t', '-T', '-I', '-P', '-L', '-S']) {
+        expect(check(`pg_restore -d app ${option}customers x.dump`).rules, option).toEqual(['pg-restore:backup']);
+      }
+      expect(check('pg_restore --dbname app x.dump').rules).toEqual(['pg-restore:backup']);
+      expect(check('pg_restore --clean --dbname=app x.dump').rules).toEqual(['pg-restore-clean:block']);
+      const stdin = [text('DROP TABLE t')];
+      for (const option of ['-d', '-F', '-h', '-L', '-o', '-p', '-P', '-R', '-T', '-U', '-v']) {
+        expect(check(`psql ${option}cfx`, { stdin }).sql[0]?.sources, option).toEqual(stdin);
+      }
+      for (const option of ['-u', '-h', '-P', '-D', '-S']) {
+        expect(check(`mysql ${option}example`, { stdin }).sql[0]?.sources, option).toEqual(stdin);
+      }
+      for (const option of ['--user', '--host', '--port', '--database', '--socket', '--default-character-set', '--login-path']) {
+        expect(check(`mysql ${option} -eX`, { stdin }).sql[0]?.sources, option).toEqual(stdin);
+      }
+      for (const option of ['-init', '-separator', '-nullvalue', '-newline', '-mmap', '-vfs', '-maxsize', '-pagecache', '-lookaside', '-heap']) {
+        expect(check(`sqlite3 ${option} x dev.db`, { stdin }).sql[0]?.sources.filter((s) => s.kind === 'text'), option).toEqual(stdin);
       }
     });
   });
@@ -314,6 +355,9 @@ describe('guard rules', () => {
       expect(check('docker rm -v --filter name=x web').rules).toEqual([]);
       expect(check(['docker', 'rm', '-v', '`docker ps -aq`']).rules).toEqual(['docker-rm-volumes:block']);
       expect(check('docker container rm -v container').rules).toEqual([]);
+      for (const line of ['docker rm -v -f postgres', 'docker rm -v --force app-db', 'docker rm -fv postgres', 'docker container rm --volumes -f mysql']) {
+        expect(check(line).rules, line).toEqual(['docker-rm-volumes:block']);
+      }
     });
   });
 });
