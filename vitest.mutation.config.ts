@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { LoadFailureAsFailedTest } from './test/mutation/load-failure-reporter.js';
 
 /**
  * The in-process unit tests of the modules `npm run mutate` mutates (no database server, no built CLI).
@@ -25,5 +26,6 @@ export default defineConfig({
           'test/migrate/*.test.ts',
         ],
     pool: 'forks',
+    reporters: ['default', new LoadFailureAsFailedTest()],
   },
 });
