@@ -223,6 +223,18 @@ describe('guard rules', () => {
       expect(check('rm -rf pgdata dev.db').rules).toEqual(['rm-sqlite-database:block', 'rm-database-directory:block']);
     });
 
+    it.each([
+      ['pgdata', true], ['pg_data', true], ['PGDATA', true], ['postgres-data', true], ['postgresql_data', true], ['postgresdata', true],
+      ['mysql_data', true], ['mariadb-data', true], ['mongo-data', true], ['mongodb_data', true], ['db-data', true], ['database_data', true],
+      ['app/pgdata/', true], ['mypgdata', false], ['pgdata2', false], ['pgdata.bak', false], ['old-db-data', false], ['db-data-old', false],
+      ['data', false], ['postgres', false],
+      ['/var/lib/postgresql', true], ['/var/lib/postgres/x', true], ['/var/lib/mysql', true], ['/var/lib/mariadb/', true], ['/var/lib/mongodb', true],
+      ['var/mysql', true], ['/usr/local/var/postgresql@16', true], ['/opt/homebrew/var/postgresql@14.2/base', true], ['/var/postgres', true],
+      ['/var/lib/postgresql-backup', false], ['/myvar/lib/mysql', false], ['/var/lib/mysqlx', false], ['/var/lib/redis', false], ['/srv/var-lib/mysql', false],
+    ])('rm -r %s deletes a database data folder: %s', (target, deletes) => {
+      expect(check(`rm -r ${target}`).rules).toEqual(deletes ? ['rm-database-directory:block'] : []);
+    });
+
     it("rm: a Compose project's bind-mounted data folder, recursively or through a glob inside it", () => {
       const files = { '/p/docker-compose.yml': 'services:\n  db:\n    image: postgres:16\n    volumes:\n      - ./storage:/var/lib/postgresql/data\n' };
       expect(check('rm -rf storage', { files }).rules).toEqual(['rm-database-directory:block']);
