@@ -200,4 +200,20 @@ describe('migration SQL analysis (MySQL grammar)', () => {
       ['drop-table', 't', undefined, 5, false],
     ]);
   });
+  it.each([
+    ['TRUNCATE WHERE;', ['unparseable']],
+    ['DELETE WHERE;', ['unparseable']],
+    ['ALTER WHERE;', ['unparseable']],
+    ['update WHERE;', ['unparseable']],
+    ['FOO DROPPED;', []],
+    ['FOO BAR -- DELETE\n;', []],
+    ['DROP VIEW v;', []],
+    ['ALTER TABLE p RENAME COLUMN a TO b;', []],
+    ['ALTER TABLE p MODIFY COLUMN c INT NULL;', ['alter-column-type']],
+    ['ALTER TABLE p CHANGE a b INT NOT NULL;', ['alter-column-type', 'set-not-null']],
+    ['ALTER TABLE p DROP c;', ['drop-column']],
+    ['truncate a;', ['truncate']],
+  ])('MySQL: %j -> %j', async (sql, kinds) => {
+    expect((await analyzeSql(sql, 'mysql')).map((f) => f.kind)).toEqual(kinds);
+  });
 });
