@@ -77,6 +77,17 @@ describe('migration SQL analysis (PostgreSQL grammar)', () => {
     expect((await analyzeSql(`${exactly120};`))[0]!.statement).toBe(exactly120);
   });
 
+  it.each([
+    ['TRUNCATE WHERE;', ['unparseable']],
+    ['DELETE WHERE;', ['unparseable']],
+    ['ALTER WHERE;', ['unparseable']],
+    ['drop WHERE;', ['unparseable']],
+    ['FOO DROPPED;', []],
+    ['FOO ALTERED UPDATES;', []],
+  ])('PostgreSQL: %j -> %j', async (sql, kinds) => {
+    expect((await analyzeSql(sql)).map((f) => f.kind)).toEqual(kinds);
+  });
+
   it('reports a statement that does not parse when it may destroy data, and still analyses the others', async () => {
     const findings = await analyzeSql('CREATE TABLE ok (id int);\nDROP TABLE WHERE;\nSELECT 1;\nCREATE FOO;\n-- only a comment;\nDELETE FROM x;\nupdate  ;');
     expect(summary(findings)).toEqual([
