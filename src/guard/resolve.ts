@@ -316,6 +316,9 @@ function inWorkspaces(selection: Selection, format: WorkspaceFormat, hc: Handler
   let picked: Workspace[] = selection.root ? [all[0]!] : [];
   if (selection.all) picked.push(...all.slice(1));
   if (selection.selectors.length > 0) picked.push(...selectWorkspaces(all, selection.selectors, cwd));
+  // `--filter '!ui' -r`: an exclusion applies to the packages `-r` picks too.
+  const exclusions = selection.selectors.filter((s) => s.startsWith('!'));
+  if (exclusions.length > 0) picked = picked.filter((ws) => selectWorkspaces([ws], exclusions, cwd).length > 0);
   // A selector that names no package makes the package manager fail; if we misread it, every package is checked.
   if (picked.length === 0) picked = all;
   const runs: ScriptRun[] = [];
@@ -402,7 +405,9 @@ const YARN_FOREACH_VALUES = ['--include', '--exclude', '--from', '-j', '--jobs',
 /** `yarn workspaces foreach -A run reset` (Yarn 2+), `yarn workspaces run reset` (Yarn 1): every package, or those `--include` names. */
 function yarnForeach(rest: string[], hc: HandlerContext, cwd: string): Step {
   const parsed = splitManager(rest.slice(1), YARN_FOREACH_VALUES);
-  const included = [...parsed.options].filter(([name]) => name === '--include').map(([, value]) => value);
+  // `--include` may be given more than once; the options map keeps only the last.
+  const options = rest.slice(1, rest.length - parsed.rest.length - (parsed.sub === undefined ? 0 : 1));
+  const included = options.flatMap((a, i) => (a === '--include' ? [options[i + 1] ?? ''] : a.startsWith('--include=') ? [a.slice('--include='.length)] : []));
   const all = parsed.options.has('-A') || parsed.options.has('--all') || rest[0] === 'run';
   const command = rest[0] === 'run' ? ['run', ...rest.slice(1)] : parsed.sub === undefined ? [] : [parsed.sub, ...parsed.rest];
   if (command.length === 0) return DONE;

@@ -1,5 +1,8 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Parser } from 'web-tree-sitter';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ResolveContext, resolveCommand } from '../../src/guard/resolve.js';
 import { loadShellParser, parseShell } from '../../src/guard/shell.js';
 
@@ -322,5 +325,88 @@ describe("guard command resolution: the package managers' own commands are not p
   it('runs the lifecycle scripts of an install once each, in order', () => {
     const lifecycle = { '/p/package.json': JSON.stringify({ scripts: { preinstall: 'dropdb pre', install: 'dropdb main', postinstall: 'dropdb post', prepare: 'dropdb prepare', prepack: 'dropdb prepack' } }) };
     for (const line of ['npm install', 'npm ci', 'pnpm install', 'yarn', 'bun i']) expect(runs(line, lifecycle)).toEqual(['dropdb pre', 'dropdb main', 'dropdb post', 'dropdb prepare']);
+  });
+});
+
+describe('guard command resolution: the packages a workspace selector picks', () => {
+  let root: string;
+  const PACKAGES: Record<string, object> = {
+    'mono/package.json': { name: 'mono', workspaces: ['packages/*', 'apps/*'], scripts: { reset: 'dropdb mono' } },
+    'mono/packages/api/package.json': { name: '@mono/api', scripts: { reset: 'dropdb api', preinstall: 'dropdb api-install' } },
+    'mono/packages/web/package.json': { name: '@mono/web', scripts: { reset: 'dropdb web' } },
+    'mono/apps/site/package.json': { name: 'site', scripts: {} },
+    'pmono/package.json': { name: 'pmono', scripts: { reset: 'dropdb pmono' } },
+    'pmono/services/db/package.json': { name: 'db', scripts: { reset: 'dropdb db' } },
+    'pmono/services/ui/package.json': { name: 'ui', scripts: { reset: 'dropdb ui' } },
+    'pmono/services/legacy/package.json': { name: 'legacy', scripts: { reset: 'dropdb legacy' } },
+  };
+
+  beforeAll(async () => {
+    parser = await loadShellParser();
+    root = mkdtempSync(path.join(os.tmpdir(), 'dbguard-workspaces-'));
+    for (const [file, data] of Object.entries(PACKAGES)) {
+      mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+      writeFileSync(path.join(root, file), JSON.stringify(data));
+    }
+    writeFileSync(path.join(root, 'pmono/pnpm-workspace.yaml'), "packages:\n  - 'services/*'\n  - '!services/legacy'\n");
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  /** What a line run in `folder` finally runs, as `package-folder: command`. */
+  function inWorkspace(folder: string, line: string): string[] {
+    const readFile = (file: string) => {
+      try {
+        return readFileSync(file, 'utf8');
+      } catch {
+        return undefined;
+      }
+    };
+    const ctx: ResolveContext = { parser, readFile, written: new Map(), unparsed: [], overwritten: [] };
+    const parsed = parseShell(parser, line, { cwd: path.join(root, folder), readFile });
+    return parsed.commands.flatMap((c) => resolveCommand(c, ctx)).map((r) => `${path.relative(root, r.cwd)}: ${[r.tool, ...r.args].join(' ')}`);
+  }
+
+  it.each([
+    ['npm run reset -w packages/api', ['mono/packages/api: dropdb api']],
+    ['npm run reset --workspace=@mono/web', ['mono/packages/web: dropdb web']],
+    ['npm -w packages run reset', ['mono/packages/api: dropdb api', 'mono/packages/web: dropdb web']],
+    ['npm run reset --workspaces', ['mono/packages/api: dropdb api', 'mono/packages/web: dropdb web']],
+    ['npm run reset -ws --include-workspace-root', ['mono: dropdb mono', 'mono/packages/api: dropdb api', 'mono/packages/web: dropdb web']],
+    ['npm run reset -w @mono/api -w @mono/web', ['mono/packages/api: dropdb api', 'mono/packages/web: dropdb web']],
+    ['npm run reset -w nothing-by-that-name', ['mono: dropdb mono', 'mono/packages/api: dropdb api', 'mono/packages/web: dropdb web']],
+    ['npm install -w @mono/api', ['mono/packages/api: dropdb api-install']],
+    ['npm exec -w @mono/api -- dropdb x', ['mono/packages/api: dropdb x']],
+    ['yarn workspace @mono/api reset', ['mono/packages/api: dropdb api']],
+    ['yarn workspace @mono/api run reset', ['mono/packages/api: dropdb api']],
+    ['yarn workspaces foreach -A run reset', ['mono: dropdb mono', 'mono/apps/site: reset', 'mono/packages/api: dropdb api', 'mono/packages/web: dropdb web']],
+    ['yarn workspaces foreach --all -j 2 run reset', ['mono: dropdb mono', 'mono/apps/site: reset', 'mono/packages/api: dropdb api', 'mono/packages/web: dropdb web']],
+    ['yarn workspaces foreach --include @mono/web run reset', ['mono/packages/web: dropdb web']],
+    ['yarn workspaces foreach --include @mono/web --include @mono/api reset', ['mono/packages/api: dropdb api', 'mono/packages/web: dropdb web']],
+    ['yarn workspaces run reset', ['mono: dropdb mono', 'mono/apps/site: reset', 'mono/packages/api: dropdb api', 'mono/packages/web: dropdb web']],
+    ['yarn workspaces foreach --include=@mono/api run reset', ['mono/packages/api: dropdb api']],
+    ["bun --filter '@mono/api' reset", ['mono/packages/api: dropdb api']],
+    ['bun run --filter ./packages/web reset', ['mono/packages/web: dropdb web']],
+    ["bun -F '@mono/w*' run reset", ['mono/packages/web: dropdb web']],
+    ['bun run --workspaces reset', ['mono/packages/api: dropdb api', 'mono/packages/web: dropdb web']],
+    ['pnpm --filter db reset', ['pmono/services/db: dropdb db']],
+    ['pnpm -F ui reset', ['pmono/services/ui: dropdb ui']],
+    ['pnpm --filter-prod=db run reset', ['pmono/services/db: dropdb db']],
+    ['pnpm run --filter ./services/ui reset', ['pmono/services/ui: dropdb ui']],
+    ['pnpm --filter {services/db} reset', ['pmono/services/db: dropdb db']],
+    ['pnpm -r reset', ['pmono/services/db: dropdb db', 'pmono/services/ui: dropdb ui']],
+    ['pnpm run --recursive reset', ['pmono/services/db: dropdb db', 'pmono/services/ui: dropdb ui']],
+    ['pnpm -r -w reset', ['pmono: dropdb pmono', 'pmono/services/db: dropdb db', 'pmono/services/ui: dropdb ui']],
+    ["pnpm --filter '!ui' -r reset", ['pmono/services/db: dropdb db', 'pmono: dropdb pmono']],
+    ["pnpm --filter '!ui' --filter '!db' -r reset", ['pmono: dropdb pmono']],
+    ['pnpm --filter db... reset', ['pmono: dropdb pmono', 'pmono/services/db: dropdb db', 'pmono/services/ui: dropdb ui']],
+    ['pnpm --filter db exec dropdb x', ['pmono/services/db: dropdb x']],
+    ['pnpm --filter db add left-pad', []],
+  ])('%s', (line, expected) => {
+    expect(inWorkspace(line.startsWith('pnpm') ? 'pmono' : 'mono', line)).toEqual(expected);
+  });
+
+  it('runs a selector from a package folder against the whole workspace', () => {
+    expect(inWorkspace('mono/packages/web', 'npm run reset -w @mono/api')).toEqual(['mono/packages/api: dropdb api']);
+    expect(inWorkspace('pmono/services/ui', 'pnpm --filter db reset')).toEqual(['pmono/services/db: dropdb db']);
   });
 });
