@@ -142,4 +142,14 @@ describe('guard shell parsing', () => {
     const stdin = [text('x')];
     expect(simpleCommand('psql', '/p', stdin)?.stdin).toBe(stdin);
   });
+  it('follows `|&` pipes, commands inside assignments, and heredocs whose body tree-sitter loses', () => {
+    expect(stdinOf('echo DROP |& psql', 'psql')).toEqual([text('DROP')]);
+    expect(stdinOf('echo -nE DROP | psql', 'psql')).toEqual([text('DROP')]);
+    expect(stdinOf('cat <<EOF |& psql\nDROP;\nEOF', 'psql')).toEqual([text('DROP;\n')]);
+    expect(stdinOf('psql <<-EOF\n\t\\i x.sql\n\tEOF', 'psql')).toEqual([text('\\i x.sql\n')]);
+    expect(stdinOf('psql <<EOF\n\\i x.sql\n\\i y.sql\nEOF', 'psql')).toEqual([text('\\i x.sql\n\\i y.sql\n')]);
+    expect(argvs('X=$(dropdb a); echo $X')).toEqual([['dropdb', 'a'], ['echo', '$(dropdb a)']]);
+    expect(parse('cd sub; psql < x.sql').commands.at(-1)).toEqual({ argv: ['psql'], cwd: '/p/sub', stdin: [file('/p/sub/x.sql')] });
+    expect(psqlArgv('psql -c "$(<x.sql)"')).toEqual(['psql', '-c', 'DROP TABLE x;']);
+  });
 });
