@@ -76,11 +76,37 @@ describe('guard rules', () => {
     ['docker volume remove db-data', 'docker-volume-rm:block'],
     ['docker rm -v postgres', 'docker-rm-volumes:block'],
     ['docker container rm --volumes my-mysql', 'docker-rm-volumes:block'],
+    // Every spelling each rule's table lists
+    ['drizzle-kit push --force', 'drizzle-kit-push-force:block'],
+    ['drizzle-kit push:pg --force', 'drizzle-kit-push-force:block'],
+    ['drizzle-kit push:mysql --force', 'drizzle-kit-push-force:block'],
+    ['drizzle-kit push', 'drizzle-kit-push:backup'],
+    ['drizzle-kit push:sqlite', 'drizzle-kit-push:backup'],
+    ['typeorm schema:drop', 'typeorm-schema-drop:block'],
+    ['typeorm-ts-node-commonjs schema:drop', 'typeorm-schema-drop:block'],
+    ['typeorm schema:sync', 'typeorm-schema-sync:backup'],
+    ['typeorm-ts-node-esm migration:run', 'typeorm-migration-run:backup'],
+    ['mikro-orm schema:fresh --run', 'mikro-orm-schema-drop:block'],
+    ['mikro-orm schema:drop -r', 'mikro-orm-schema-drop:block'],
+    ['mikro-orm schema:update -r', 'mikro-orm-schema-update:backup'],
+    ['mikro-orm schema:create --run', 'mikro-orm-schema-update:backup'],
+    ['supabase db up', 'supabase-db-push:backup'],
+    ['supabase migration push', 'supabase-db-push:backup'],
+    ['knex migrate:rollback --all=true', 'knex-rollback-all:block'],
+    ['docker-compose down --volumes', 'docker-compose-down-volumes:block'],
+    ['docker-compose down -v', 'docker-compose-down-volumes:block'],
+    ['docker-compose rm --volumes', 'docker-compose-rm-volumes:block'],
+    ['docker-compose rm -fv', 'docker-compose-rm-volumes:block'],
+    ['docker system prune -a --volumes', 'docker-volume-prune:block'],
   ])('%s -> %s', (line, expected) => {
     expect(check(line).rules).toEqual([expected]);
   });
 
   it.each([
+    'prisma migrate reset --help',
+    'prisma db push --force-reset --version',
+    'docker-compose down',
+    'docker-compose rm',
     'prisma migrate dev --create-only',
     'prisma migrate status',
     'prisma generate',
