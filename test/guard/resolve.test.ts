@@ -178,6 +178,17 @@ describe('guard command resolution', () => {
     expect(runs(line)).toEqual([]);
   });
 
+  it('reads the words of an inline script as separate words, not as one command name', () => {
+    const words = (line: string) => resolve(line).resolved.map((r) => [r.tool, ...r.args]);
+    for (const line of ["env -S 'dropdb a'", "env --split-string 'dropdb a'", "su -c 'dropdb a'", "su --command 'dropdb a'", "npx -c 'dropdb a'", "npx --call 'dropdb a'", "npx --shell-mode 'dropdb a'", "bash -c 'dropdb a'", "bash -ec 'dropdb a'", "bash -- -c 'dropdb a'", "eval 'dropdb a'", "cross-env-shell A=1 'dropdb a'", "bun exec 'dropdb a'"]) {
+      expect(words(line), line).toEqual(line === "bash -- -c 'dropdb a'" ? [] : [['dropdb', 'a']]);
+    }
+    expect(words('env -C sub -u X dropdb a')).toEqual([['dropdb', 'a']]);
+    expect(words('env -- dropdb -x')).toEqual([['dropdb', '-x']]);
+    expect(words('npx -- dropdb -x')).toEqual([['dropdb', '-x']]);
+    expect(words('bash -o pipefail -- s.sh')).toEqual([['dropdb', 'from-script']]);
+  });
+
   it('leaves commands it does not see through as they are', () => {
     expect(runs('kubectl get pods')).toEqual(['kubectl get pods']);
     expect(runs('docker ps')).toEqual(['docker ps']);
