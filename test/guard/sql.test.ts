@@ -201,6 +201,11 @@ describe('guard SQL inspection', () => {
     expect(verdicts(mysql, 'mysql')).toEqual(['sql-delete-without-where:block']);
     expect(verdicts(mysql)).toEqual(['sql-delete-without-where:block']);
     expect(verdicts(mysql, 'postgresql')).toEqual(['sql-unparseable:backup', 'sql-delete-without-where:block']);
+    // VACUUM sends it to PostgreSQL's grammar, which rejects UPDATE ... LIMIT.
+    const limited = 'VACUUM; UPDATE t SET a = 1 WHERE id = 1 LIMIT 1; DELETE FROM u';
+    expect(verdicts(limited, 'mysql')).toEqual(['sql-delete-without-where:block']);
+    expect(verdicts(limited)).toEqual(['sql-delete-without-where:block']);
+    expect(verdicts(limited, 'postgresql')).toEqual(['sql-unparseable:backup', 'sql-delete-without-where:block']);
   });
 
   it('names the statement each finding is about, cut at UTF-8 byte positions', () => {
