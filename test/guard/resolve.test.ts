@@ -189,6 +189,13 @@ describe('guard command resolution', () => {
     expect(words('bash -o pipefail -- s.sh')).toEqual([['dropdb', 'from-script']]);
   });
 
+  it.each([
+    ...['sh', 'bash', 'zsh', 'dash', 'ksh', 'mksh', 'ash', '/bin/sh'].map((shell) => [`${shell} -c 'dropdb a'`, 'dropdb a']),
+    ...['node', 'nodejs', 'tsx', 'ts-node', 'ts-node-esm', 'ts-node-script', 'ts-node-transpile-only'].map((node) => [`${node} node_modules/prisma/build/index.js migrate reset`, 'prisma migrate reset']),
+  ])('every shell and every Node.js launcher: %s -> %s', (line, expected) => {
+    expect(runs(line).join('|')).toBe(expected);
+  });
+
   it('leaves commands it does not see through as they are', () => {
     expect(runs('kubectl get pods')).toEqual(['kubectl get pods']);
     expect(runs('docker ps')).toEqual(['docker ps']);
