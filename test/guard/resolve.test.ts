@@ -402,6 +402,8 @@ describe('guard command resolution: the packages a workspace selector picks', ()
     ['yarn workspaces foreach --include @mono/web --include @mono/api reset', ['mono/packages/api: dropdb api', 'mono/packages/web: dropdb web']],
     ['yarn workspaces run reset', ['mono: dropdb mono', 'mono/apps/site: reset', 'mono/packages/api: dropdb api', 'mono/packages/web: dropdb web']],
     ['yarn workspaces foreach --include=@mono/api run reset', ['mono/packages/api: dropdb api']],
+    // Options with a value; an --exclude is not applied (more packages are checked, never fewer).
+    ...['--exclude @mono/web', '--from @mono/api', '--jobs 2', '--since main'].map((option): [string, string[]] => [`yarn workspaces foreach -A ${option} run reset`, ['mono: dropdb mono', 'mono/apps/site: reset', 'mono/packages/api: dropdb api', 'mono/packages/web: dropdb web']]),
     ["bun --filter '@mono/api' reset", ['mono/packages/api: dropdb api']],
     ['bun run --filter ./packages/web reset', ['mono/packages/web: dropdb web']],
     ["bun -F '@mono/w*' run reset", ['mono/packages/web: dropdb web']],
