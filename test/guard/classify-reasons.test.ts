@@ -33,7 +33,7 @@ describe('dumps written earlier on the line', () => {
       reasons: [{ rule: 'sql-not-visible', command: 'psql copy -f dump.sql', message: 'runs dump.sql, which pg_dump writes earlier on the line' }],
       checked: ['pg_dump -U app -d shop -f dump.sql', 'psql copy -f dump.sql'],
     });
-    for (const line of ['pg_dumpall --file=all.sql && psql -f all.sql', 'mysqldump -r all.sql shop && mysql copy < all.sql', 'mysqldump --result-file=all.sql shop; mysql copy < all.sql']) {
+    for (const line of ['pg_dumpall --file=all.sql && psql -f all.sql', 'pg_dumpall -f all.sql && psql -f all.sql', 'pg_restore -f all.sql x.dump && psql -f all.sql', 'pg_restore --file all.sql x.dump && psql -f all.sql', 'mysqldump -r all.sql shop && mysql copy < all.sql', 'mysqldump --result-file=all.sql shop; mysql copy < all.sql', 'mysqldump -uclara -r all.sql shop && mysql copy < all.sql']) {
       expect((await classify(line)).reasons.map((r) => r.rule), line).toEqual(['sql-not-visible']);
     }
     for (const line of [
@@ -54,6 +54,7 @@ describe('dumps written earlier on the line', () => {
     ['-U clara', 'user'],
     ['-Uclara', 'user, attached'],
     ['-h cloud', 'host'],
+    ['-hcloud', 'host, attached'],
     ['-ncrm', 'schema'],
     ['-Ncache', 'excluded schema'],
     ['-tcarts', 'table'],
