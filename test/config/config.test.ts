@@ -351,6 +351,9 @@ describe('schedules and durations', () => {
     expect(nextRun({ cron: '0 0 1 1 *' }, new Date('2026-06-01T00:00:00Z'))).not.toBeNull();
     expect(thrown(() => cronOf({ cron: '0 * * *' }, 'where')).message).toMatch(/^where: invalid schedule "0 \* \* \*": /);
     expect(thrown(() => cronOf({ cron: '0 * * *' }, 'where')).message).not.toContain('time zone');
+    // February 30th never comes: no next run, no interval.
+    expect(nextRun({ cron: '0 0 30 2 *' }, after)).toBeNull();
+    expect(scheduleInterval({ cron: '0 0 30 2 *' }, after)).toBeNull();
     // croner would read a seventh field as the year; a schedule has 5 or 6.
     expect(() => cronOf({ cron: '0 0 0 * * * 2026' }, 'where')).toThrow(/^where: invalid schedule/);
     expect(cronOf({ cron: '0 0 0 * * *' }, 'where').nextRun(after)?.toISOString()).toBe(new Date(new Date(after).setHours(24, 0, 0, 0)).toISOString());
