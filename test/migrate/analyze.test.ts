@@ -88,6 +88,11 @@ describe('migration SQL analysis (PostgreSQL grammar)', () => {
     expect((await analyzeSql(sql)).map((f) => f.kind)).toEqual(kinds);
   });
 
+  it('names each statement without the end of the one before, and a catalog-qualified table by its schema and name', async () => {
+    expect((await analyzeSql('DROP TABLE a ;\n  DROP TABLE b;')).map((f) => f.statement)).toEqual(['DROP TABLE a', 'DROP TABLE b']);
+    expect((await analyzeSql('DROP TABLE app.shop.orders;'))[0]!.table).toEqual({ schema: 'shop', name: 'orders' });
+  });
+
   it('reports a statement that does not parse when it may destroy data, and still analyses the others', async () => {
     const findings = await analyzeSql('CREATE TABLE ok (id int);\nDROP TABLE WHERE;\nSELECT 1;\nCREATE FOO;\n-- only a comment;\nDELETE FROM x;\nupdate  ;');
     expect(summary(findings)).toEqual([
