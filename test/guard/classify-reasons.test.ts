@@ -61,6 +61,7 @@ describe('dumps written earlier on the line', () => {
     ['-Tcarts', 'excluded table'],
     ['-dcrm', 'database'],
     ['-Eutf8', 'encoding'],
+    ['-Esql_ascii', 'encoding whose name holds a c'],
     ['-Sclara', 'superuser'],
   ])('reads the value of pg_dump %s (%s) as a value, not as more flags', async (option) => {
     const result = await classify(`pg_dump ${option} -f dump.sql app && psql -f dump.sql copy`);
