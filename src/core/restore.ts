@@ -152,15 +152,11 @@ async function restoreStored(store: LocalBackupStore, stored: StoredBackup, opti
   await store.cleanupInterrupted();
   const stagingDir = await store.stagingDir();
   const source = plainSource(stored, options.decryption);
-  // The target is looked up (a connection, for a server) while the backup is checked; a damaged backup is still
-  // reported first.
-  const existence = engine.exists();
-  existence.catch(() => {});
   await assertIntact(stored, options.decryption, source, { stagingDir, signal: options.signal });
   options.signal?.throwIfAborted();
   options.onStep?.({ step: 'verified', backup: manifest });
 
-  const targetExists = await existence;
+  const targetExists = await engine.exists();
   if (parallel && targetExists) {
     throw new UsageError(
       `--jobs restores into a new database only, and ${options.target.display} exists. Nothing was changed.`,
