@@ -1,8 +1,6 @@
-import type { DatabaseTarget } from '../config/database-url.js';
 import type { RemoteSettings } from '../config/remote.js';
 import type { BackupType, StoredBackup } from '../storage/manifest.js';
 import { findBackup } from './find-backup.js';
-import { latestOf } from './list.js';
 import { copyToRemote, pullBackup, reasonOf } from './remote.js';
 import { openSources, requireRemote } from './sources.js';
 import { retentionDatabaseKey } from './retention.js';
@@ -60,8 +58,6 @@ export interface PullOptions {
   remote: RemoteSettings | undefined;
   ref: string;
   type?: BackupType | undefined;
-  /** With `latest`: this database's newest. */
-  database?: DatabaseTarget | undefined;
   signal?: AbortSignal | undefined;
   onProgress?: ((bytes: number) => void) | undefined;
 }
@@ -70,6 +66,6 @@ export interface PullOptions {
 export async function pullFromRemote(options: PullOptions): Promise<{ stored: StoredBackup; skipped: boolean }> {
   const sources = openSources(options);
   const remote = requireRemote(sources);
-  const found = await findBackup(sources, options.ref, { type: options.type, from: 'remote', database: latestOf(options.database) });
+  const found = await findBackup(sources, options.ref, { type: options.type, from: 'remote' });
   return pullBackup(sources.local, remote, found.copies.remote!, options);
 }
