@@ -1,4 +1,4 @@
-import { Duplex, type Transform } from 'node:stream';
+import { type Duplex, Transform, type TransformCallback } from 'node:stream';
 import os from 'node:os';
 import zlib from 'node:zlib';
 import { UsageError } from '../errors.js';
@@ -103,7 +103,7 @@ export async function createDecompressor(algorithm: CompressionAlgorithm): Promi
     case 'zstd': {
       await loadZstd();
       const { default: binding } = await import('zstd-napi/binding.js');
-      return Duplex.from(zstdDecompression(binding));
+      return new ZstdDecompression(binding);
     }
   }
 }
@@ -112,25 +112,69 @@ export async function createDecompressor(algorithm: CompressionAlgorithm): Promi
  * zstd-napi's DecompressStream turns each input chunk into all of its output at once, whatever the reader has taken:
  * a 1 MiB chunk of a pg_dump archive full of repeated values became over 100 MB in memory. Here one output buffer at
  * a time, each handed on only when the reader asks for more, so memory stays flat at any compression ratio.
+ * A Transform rather than `Duplex.from` over an async generator: on Node.js 22 and newer, such a duplex destroyed
+ * while its generator waits for input never closes, and a pipeline through it never settles (a restore whose
+ * `pg_restore --list` ended early was left waiting for nothing and exited with "unsettled top-level await").
  */
-function zstdDecompression(binding: ZstdBinding) {
-  return async function* (source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-    const dctx = new binding.DCtx();
-    const outputSize = binding.dStreamOutSize();
-    let inFrame = false;
-    for await (const chunk of source) {
-      let input: Buffer = chunk;
+class ZstdDecompression extends Transform {
+  private readonly dctx: InstanceType<ZstdBinding['DCtx']>;
+  private readonly outputSize: number;
+  private inFrame = false;
+  /** The chunk being decompressed and its write's callback, while the reader has not taken all its output. */
+  private input: Buffer | undefined;
+  private written: TransformCallback | undefined;
+  private decompressing = false;
+
+  constructor(binding: ZstdBinding) {
+    super();
+    this.dctx = new binding.DCtx();
+    this.outputSize = binding.dStreamOutSize();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.input = chunk;
+    this.written = callback;
+    this.decompress();
+  }
+
+  override _read(size: number): void {
+    if (this.input) this.decompress();
+    else super._read(size);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    callback(this.inFrame ? new Error('the compressed data ended in the middle of a frame (the file is truncated)') : undefined);
+  }
+
+  private decompress(): void {
+    if (this.decompressing) return; // a push that asked for more: the loop below goes on
+    this.decompressing = true;
+    let input = this.input!;
+    try {
       for (;;) {
-        const output = Buffer.allocUnsafe(outputSize);
-        const [remaining, produced, consumed] = dctx.decompressStream(output, input);
-        if (produced > 0) yield output.subarray(0, produced);
+        const output = Buffer.allocUnsafe(this.outputSize);
+        const [remaining, produced, consumed] = this.dctx.decompressStream(output, input);
         input = input.subarray(consumed);
+        this.input = input;
+        const wantsMore = produced > 0 ? this.push(output.subarray(0, produced)) : true;
         if (input.length === 0 && (produced < output.length || remaining === 0)) {
-          inFrame = remaining !== 0;
-          break;
+          this.inFrame = remaining !== 0;
+          this.finishChunk();
+          return;
         }
+        if (!wantsMore) return; // _read goes on when the reader asks for more
       }
+    } catch (error) {
+      this.finishChunk(error as Error);
+    } finally {
+      this.decompressing = false;
     }
-    if (inFrame) throw new Error('the compressed data ended in the middle of a frame (the file is truncated)');
-  };
+  }
+
+  private finishChunk(error?: Error): void {
+    const written = this.written!;
+    this.input = undefined;
+    this.written = undefined;
+    written(error);
+  }
 }

@@ -1,7 +1,8 @@
 import { once } from 'node:events';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
+import { chain } from '../../src/core/codec.js';
 import { createCompressor, createDecompressor } from '../../src/pipeline/compression.js';
 
 const MB = 1 << 20;
@@ -44,5 +45,18 @@ describe('zstd decompression', () => {
       for await (const _ of source);
     });
     await expect(reading).rejects.toThrow(/ended in the middle/);
+  });
+
+  it('a pipeline through it settles when its reader goes away while it waits for input (pg_restore --list ending early)', async () => {
+    const compressed = await zstdOf(Buffer.alloc(4 * MB, 'z'));
+    const file = new PassThrough();
+    file.write(compressed.subarray(0, compressed.length >> 1)); // more is still to come when the reader leaves
+    const reader = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+    const feeding = pipeline(chain(file, (await createDecompressor('zstd'))!), reader);
+    for (let i = 0; i < 10; i++) await new Promise(setImmediate);
+    reader.destroy(); // what a child's stdin does when the child exits
+    const settled = await Promise.race([feeding.then(() => 'resolved', (error: NodeJS.ErrnoException) => error.code), new Promise((resolve) => setTimeout(resolve, 5000, 'still waiting'))]);
+    expect(settled).toBe('ERR_STREAM_PREMATURE_CLOSE');
+    expect(file.destroyed).toBe(true);
   });
 });
