@@ -138,31 +138,28 @@ class ZstdDecompression extends Transform {
   }
 
   override _read(size: number): void {
-    if (this.input) this.decompress();
-    else super._read(size);
+    this.decompress();
+    if (!this.input) super._read(size); // this chunk is done: the next write may come in
   }
 
   override _flush(callback: TransformCallback): void {
     callback(this.inFrame ? new Error('the compressed data ended in the middle of a frame (the file is truncated)') : undefined);
   }
 
+  /** Until the reader has enough; a write that comes in while this runs (from finishing a chunk) joins the loop. */
   private decompress(): void {
-    if (this.decompressing) return; // a push that asked for more: the loop below goes on
+    if (this.decompressing) return;
     this.decompressing = true;
-    let input = this.input!;
     try {
-      for (;;) {
+      while (this.input) {
         const output = Buffer.allocUnsafe(this.outputSize);
-        const [remaining, produced, consumed] = this.dctx.decompressStream(output, input);
-        input = input.subarray(consumed);
-        this.input = input;
+        const [remaining, produced, consumed] = this.dctx.decompressStream(output, this.input);
+        this.input = this.input.subarray(consumed);
         const wantsMore = produced > 0 ? this.push(output.subarray(0, produced)) : true;
-        if (input.length === 0 && (produced < output.length || remaining === 0)) {
+        if (this.input.length === 0 && (produced < output.length || remaining === 0)) {
           this.inFrame = remaining !== 0;
           this.finishChunk();
-          return;
-        }
-        if (!wantsMore) return; // _read goes on when the reader asks for more
+        } else if (!wantsMore) return; // _read goes on when the reader asks for more
       }
     } catch (error) {
       this.finishChunk(error as Error);

@@ -59,4 +59,19 @@ describe('zstd decompression', () => {
     expect(settled).toBe('ERR_STREAM_PREMATURE_CLOSE');
     expect(file.destroyed).toBe(true);
   });
+
+  it('delivers everything to a slow reader, chunk after chunk (input chunks that end without output included)', async () => {
+    // Text that compresses ~10x read in 64 kB chunks: some chunks end just after a full output buffer, and their
+    // last step yields nothing (what a base backup's tar did).
+    const plain = Buffer.from(Array.from({ length: 600_000 }, (_, i) => ['alpha', 'beta', 'gamma', 'delta', String(i)][(i * 7919) % 5]).join(' '));
+    const compressed = await zstdOf(plain);
+    const chunks = Array.from({ length: Math.ceil(compressed.length / 65536) }, (_, i) => compressed.subarray(i * 65536, (i + 1) * 65536));
+    let received = 0;
+    const slow = new Writable({ highWaterMark: 1024, write: (chunk: Buffer, _encoding, callback) => { received += chunk.length; setImmediate(callback); } });
+    const decompressor = chain(Readable.from(chunks), (await createDecompressor('zstd'))!);
+    decompressor.pipe(slow);
+    const settled = await Promise.race([once(slow, 'finish').then(() => 'finished'), new Promise((resolve) => setTimeout(resolve, 10_000, 'stalled'))]);
+    expect(settled).toBe('finished');
+    expect(received).toBe(plain.length);
+  });
 });
