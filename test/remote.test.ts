@@ -428,17 +428,21 @@ describe('remote storage (S3)', () => {
     expect(readFileSync(path.join(cwd, 'backups', 'manual', `${manifest.id}.json`), 'utf8')).not.toContain(S3_SECRET);
   });
 
-  it('list, show and prune accept --db: only that database\'s backups', async () => {
+  it('list, show, pull and prune accept --db: only that database\'s backups', async () => {
     const cwd = tempDir();
     const one = createSqliteDb(cwd, { name: 'one.db', orders: 3 });
     const two = createSqliteDb(cwd, { name: 'two.db', orders: 3 });
     const env = s3.env(newPrefix());
-    expect((await runCli(['backup', '--db', one], { cwd, env })).code).toBe(0);
+    const first = parseJson<Manifest>(await runCli(['backup', '--db', one, '--json'], { cwd, env }));
     const second = parseJson<Manifest>(await runCli(['backup', '--db', two, '--json'], { cwd, env }));
     const listed = parseJson<Manifest[]>(await runCli(['list', '--db', one, '--json'], { cwd, env }));
     expect(listed).toHaveLength(1);
     expect(listed[0]!.id).toMatch(/^one-/);
+    // `latest` with --db is that database's newest, though another database's backup is newer.
     expect(parseJson<Manifest>(await runCli(['show', 'latest', '--db', two, '--json'], { cwd, env })).id).toBe(second.id);
+    expect(parseJson<Manifest>(await runCli(['show', 'latest', '--db', one, '--json'], { cwd, env })).id).toBe(first.id);
+    expect(parseJson<Manifest>(await runCli(['pull', 'latest', '--db', one, '--json'], { cwd, env })).id).toBe(first.id);
+    expect(parseJson<Manifest>(await runCli(['pull', 'latest', '--json'], { cwd, env })).id).toBe(second.id);
     const pruned = parseJson<{ decisions: unknown[]; remote: { decisions: unknown[] } }>(await runCli(['prune', '--dry-run', '--db', one, '--json'], { cwd, env }));
     expect(pruned.decisions).toHaveLength(1);
     expect(pruned.remote.decisions).toHaveLength(1);

@@ -65,7 +65,7 @@ export async function findBackup(sources: BackupSources, ref: string, { type, fr
       const others = [...new Set(ofType.map((b) => b.manifest.database.name))];
       throw new UsageError(
         `No ${type ? `${type} ` : ''}backups of ${database.display} in ${where}; the ones there are of ${others.join(', ')}.`,
-        `To restore one of those into ${database.display}, name it by its id (\`dbguard list\`); \`latest\` only means this database's newest.`,
+        `Name one of those by its id (\`dbguard list\`); \`latest\` only means the newest backup of ${database.display}.`,
       );
     }
     if (!newest) {

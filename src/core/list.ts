@@ -2,10 +2,9 @@ import type { NamedDatabase } from '../config/databases.js';
 import type { RemoteSettings } from '../config/remote.js';
 import type { DatabaseTarget } from '../config/database-url.js';
 import { engineFor } from '../engines/index.js';
-import { UsageError } from '../errors.js';
 import type { StoreProblem } from '../storage/local-store.js';
 import type { BackupManifest, BackupType } from '../storage/manifest.js';
-import { type CopyLocation, type ListedBackup, findBackup, listSources } from './find-backup.js';
+import { type CopyLocation, type FindBackupOptions, type ListedBackup, findBackup, listSources } from './find-backup.js';
 import { retentionDatabaseKey } from './retention.js';
 import { openSources } from './sources.js';
 
@@ -29,13 +28,12 @@ export async function listBackups(options: ListOptions = {}): Promise<{ backups:
 
 /** One backup by id or `latest` (with `database`: that database's newest). */
 export async function showBackup(options: ListOptions & { ref: string }): Promise<ListedBackup> {
-  if (options.ref === 'latest' && options.database) {
-    const { backups } = await listBackups(options);
-    const newest = backups.find((b) => options.type || b.manifest.type !== 'pre-restore');
-    if (!newest) throw new UsageError(`No ${options.type ? `${options.type} ` : ''}backups of ${options.database.display}.`, 'Run `dbguard list` to see every backup.');
-    return newest;
-  }
-  return findBackup(openSources(options), options.ref, { type: options.type, from: options.from });
+  return findBackup(openSources(options), options.ref, { type: options.type, from: options.from, database: latestOf(options.database) });
+}
+
+/** What `latest` is narrowed to for `target` (its database's backups only); undefined: any database's. */
+export function latestOf(target: DatabaseTarget | undefined): FindBackupOptions['database'] {
+  return target ? { display: target.display, matches: databaseFilter(target) } : undefined;
 }
 
 /** Matches manifests of `target`'s database (engine, host and name, as retention groups them); all when undefined. */

@@ -1,6 +1,8 @@
+import type { DatabaseTarget } from '../config/database-url.js';
 import type { RemoteSettings } from '../config/remote.js';
 import type { BackupType, StoredBackup } from '../storage/manifest.js';
 import { findBackup } from './find-backup.js';
+import { latestOf } from './list.js';
 import { copyToRemote, pullBackup, reasonOf } from './remote.js';
 import { openSources, requireRemote } from './sources.js';
 import { retentionDatabaseKey } from './retention.js';
@@ -58,6 +60,8 @@ export interface PullOptions {
   remote: RemoteSettings | undefined;
   ref: string;
   type?: BackupType | undefined;
+  /** With `latest`: this database's newest. */
+  database?: DatabaseTarget | undefined;
   signal?: AbortSignal | undefined;
   onProgress?: ((bytes: number) => void) | undefined;
 }
@@ -66,6 +70,6 @@ export interface PullOptions {
 export async function pullFromRemote(options: PullOptions): Promise<{ stored: StoredBackup; skipped: boolean }> {
   const sources = openSources(options);
   const remote = requireRemote(sources);
-  const found = await findBackup(sources, options.ref, { type: options.type, from: 'remote' });
+  const found = await findBackup(sources, options.ref, { type: options.type, from: 'remote', database: latestOf(options.database) });
   return pullBackup(sources.local, remote, found.copies.remote!, options);
 }

@@ -10,7 +10,7 @@ import type { LocalBackupStore } from '../storage/local-store.js';
 import type { RemoteSettings } from '../config/remote.js';
 import { backup } from './backup.js';
 import { type CopyLocation, findBackup } from './find-backup.js';
-import { databaseFilter } from './list.js';
+import { latestOf } from './list.js';
 import { stageRemote } from './remote.js';
 import { openSources, requireRemote } from './sources.js';
 import { type BackupManifest, type BackupType, type StoredBackup, isExportFormat } from '../storage/manifest.js';
@@ -98,9 +98,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const sources = openSources(options);
   const store = sources.local;
   const engine = options.engine ?? engineFor(options.target);
-  const of = options.source ?? options.target;
-  const database = { display: of.display, matches: databaseFilter(of) };
-  const found = await findBackup(sources, options.ref, { type: options.type, from: options.from, database });
+  const found = await findBackup(sources, options.ref, { type: options.type, from: options.from, database: latestOf(options.source ?? options.target) });
   if (isExportFormat(found.manifest.format)) {
     throw new UsageError(`${found.manifest.id} is a personal-data export, not a backup of the database: it cannot be restored.`, 'Pick a backup with `dbguard list`.');
   }

@@ -3,7 +3,7 @@ import { pullFromRemote } from '../../core/push.js';
 import { remoteSettings } from '../keys.js';
 import { createProgress } from '../progress.js';
 import { withCancellation } from '../signals.js';
-import { type CliContext, type CommonOptions, addDirOption, addJsonOption, backupDir, config, print, printJson, typeOption } from '../context.js';
+import { type CliContext, type CommonOptions, addDbOption, addDirOption, addJsonOption, backupDir, config, databaseFilterTarget, print, printJson, typeOption } from '../context.js';
 import type { BackupType } from '../../storage/manifest.js';
 import { formatBytes } from '../format.js';
 
@@ -13,6 +13,7 @@ export function registerPull(program: Command, ctx: CliContext): void {
     .description('download a backup from the bucket into the local folder (its checksum checked as it streams)')
     .argument('<id>', 'backup id, or "latest"')
     .addOption(typeOption('with "latest": the newest backup of this type'));
+  addDbOption(command, 'with "latest": the newest backup of this database');
   addDirOption(command);
   addJsonOption(command);
   command.action(async (ref: string, options: CommonOptions & { type?: BackupType }) => {
@@ -24,6 +25,7 @@ export function registerPull(program: Command, ctx: CliContext): void {
           remote: remoteSettings(ctx, config(ctx)),
           ref,
           type: options.type,
+          database: databaseFilterTarget(ctx, options),
           signal,
           onProgress: (bytes) => progress.update(bytes),
         }),
