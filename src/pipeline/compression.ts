@@ -89,7 +89,9 @@ export async function createCompressor(compression: Compression, cores: 'spare' 
       return zlib.createGzip({ level: compression.level ?? 6 });
     case 'zstd': {
       const zstd = await loadZstd();
-      return new zstd.CompressStream({ compressionLevel: compression.level ?? 3, ...zstdThreading(cores) });
+      // zstd's checksum of the content in every frame: `zstd -t` checks a file without its manifest, and damaged
+      // content fails to decompress instead of coming out wrong.
+      return new zstd.CompressStream({ compressionLevel: compression.level ?? 3, checksumFlag: true, ...zstdThreading(cores) });
     }
   }
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -73,5 +74,19 @@ describe('zstd decompression', () => {
     const settled = await Promise.race([once(slow, 'finish').then(() => 'finished'), new Promise((resolve) => setTimeout(resolve, 10_000, 'stalled'))]);
     expect(settled).toBe('finished');
     expect(received).toBe(plain.length);
+  });
+
+  it('writes zstd\'s checksum into every frame: damaged content fails to decompress, here and with `zstd -t` by hand', async () => {
+    const plain = Buffer.from(Array.from({ length: 600_000 }, (_, i) => ['alpha', 'beta', String(i)][(i * 7919) % 3]).join(' '));
+    const compressed = await zstdOf(plain);
+    expect(spawnSync('zstd', ['-t', '-q'], { input: compressed }).status).toBe(0);
+    // Bytes early in the first block: its literals, which zstd's block format alone does not check.
+    const damaged = Buffer.from(compressed);
+    for (let i = 100; i < 164; i++) damaged[i]! ^= 0x5a;
+    const reading = pipeline(Readable.from([damaged]), (await createDecompressor('zstd'))!, async function* (source) {
+      for await (const _ of source);
+    });
+    await expect(reading).rejects.toThrow(/checksum/i);
+    expect(spawnSync('zstd', ['-t', '-q'], { input: damaged }).status).not.toBe(0);
   });
 });
