@@ -1,9 +1,9 @@
-import { readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backup, parseDatabaseUrl } from '../dist/index.js';
 import { parseJson, runCli } from './harness/cli.js';
-import { createSqliteDb } from './harness/sqlite-db.js';
+import { createSqliteDb, sqliteContent } from './harness/sqlite-db.js';
 import { tempDir } from './harness/tmp.js';
 
 const DAY = 24 * 3600 * 1000;
@@ -27,6 +27,45 @@ interface PruneJson {
 }
 
 describe('prune', () => {
+  it('keeps two SQLite databases of the same file name apart: retention, latest, and older backups that lack the file', async () => {
+    const cwd = tempDir();
+    const dir = path.join(cwd, 'backups');
+    const [a, b] = ['a', 'b'].map((folder, i) => {
+      mkdirSync(path.join(cwd, folder));
+      return createSqliteDb(path.join(cwd, folder), { orders: 3 + i });
+    }) as [string, string];
+    const at = (days: number) => () => new Date(Date.now() - days * DAY);
+    const taken = async (db: string, days: number) => (await backup({ target: parseDatabaseUrl(db, cwd), dir, type: 'automatic', now: at(days), retention: false })).manifest;
+    const [bOld, bNewest, aNewest] = [await taken(b, 10), await taken(b, 9), await taken(a, 1)];
+    expect(bNewest.database).toEqual({ name: 'dev.db', host: null, schema: null, file: b });
+
+    // b's newest backup is expired, but it is b's last good one: a's newer backup does not stand in for it.
+    const pruned = parseJson<PruneJson>(await runCli(['prune', '--json'], { cwd }));
+    expect(pruned.deleted).toEqual([bOld.id]);
+
+    const bContent = sqliteContent(b);
+    writeFileSync(b, ''); // b lost its data: its own newest backup brings it back, not a's
+    const restored = await runCli(['restore', 'latest', '--db', b, '--yes', '--json'], { cwd });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(parseJson<{ backup: { id: string } }>(restored).backup.id).toBe(bNewest.id);
+    expect(sqliteContent(b)).toEqual(bContent);
+
+    // A backup that recorded no file (made before dbguard recorded it), or a file this machine does not have (another
+    // machine, a project that moved), is still found by the file name; one of another database here is not.
+    const manifestFile = path.join(dir, 'automatic', `${aNewest.id}.json`);
+    const latestOfB = async () => parseJson<{ id: string }>(await runCli(['show', 'latest', '--db', b, '--json'], { cwd })).id;
+    const rewrite = (file: string | undefined) => {
+      const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { database: { file?: string } };
+      manifest.database.file = file;
+      writeFileSync(manifestFile, JSON.stringify(manifest));
+    };
+    expect(await latestOfB()).toBe(bNewest.id);
+    rewrite(undefined);
+    expect(await latestOfB()).toBe(aNewest.id);
+    rewrite(path.join(cwd, 'moved-away', 'dev.db'));
+    expect(await latestOfB()).toBe(aNewest.id);
+  });
+
   it('--dry-run explains every decision and deletes nothing; prune then deletes exactly those', async () => {
     const cwd = tempDir();
     const { ids } = await history(cwd, [10, 9, 8, 3, 1]);

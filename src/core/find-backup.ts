@@ -62,7 +62,7 @@ export async function findBackup(sources: BackupSources, ref: string, { type, fr
     const candidates = database ? ofType.filter((b) => database.matches(b.manifest)) : ofType;
     const newest = candidates[0];
     if (!newest && database && ofType.length > 0) {
-      const others = [...new Set(ofType.map((b) => b.manifest.database.name))];
+      const others = [...new Set(ofType.map((b) => b.manifest.database.file ?? b.manifest.database.name))];
       throw new UsageError(
         `No ${type ? `${type} ` : ''}backups of ${database.display} in ${where}; the ones there are of ${others.join(', ')}.`,
         `Name one of those by its id (\`dbguard list\`); \`latest\` only means the newest backup of ${database.display}.`,

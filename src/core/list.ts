@@ -1,3 +1,4 @@
+import { type Stats, statSync } from 'node:fs';
 import type { NamedDatabase } from '../config/databases.js';
 import type { RemoteSettings } from '../config/remote.js';
 import type { DatabaseTarget } from '../config/database-url.js';
@@ -36,12 +37,36 @@ export function latestOf(target: DatabaseTarget | undefined): FindBackupOptions[
   return target ? { display: target.display, matches: databaseFilter(target) } : undefined;
 }
 
-/** Matches manifests of `target`'s database (engine, host and name, as retention groups them); all when undefined. */
+/**
+ * Matches manifests of `target`'s database (engine, host and name; all when undefined). A SQLite backup matches by
+ * its file name unless the file it recorded is another database on this machine: backups made before the file was
+ * recorded, or on another machine, or before the project moved, are still found.
+ */
 export function databaseFilter(target: DatabaseTarget | undefined): (manifest: BackupManifest) => boolean {
   if (!target) return () => true;
   const engine = engineFor(target);
-  const key = retentionDatabaseKey({ engine: engine.kind, database: { ...engine.identity(), schema: null } });
-  return (manifest) => retentionDatabaseKey({ engine: manifest.engine, database: { ...manifest.database, schema: null } }) === key;
+  const { file, ...identity } = engine.identity();
+  const key = retentionDatabaseKey({ engine: engine.kind, database: { ...identity, schema: null } });
+  return (manifest) =>
+    retentionDatabaseKey({ engine: manifest.engine, database: { ...manifest.database, schema: null, file: undefined } }) === key &&
+    !isAnotherFile(manifest.database.file, file);
+}
+
+/** Whether `recorded` is a file on this machine other than `file` (the same file reached through a link is not). */
+function isAnotherFile(recorded: string | undefined, file: string | undefined): boolean {
+  if (!recorded || !file || recorded === file) return false;
+  const there = statOf(recorded);
+  if (!there) return false;
+  const here = statOf(file);
+  return !here || here.dev !== there.dev || here.ino !== there.ino;
+}
+
+function statOf(file: string): Stats | undefined {
+  try {
+    return statSync(file);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether two targets are the same database (its schema aside), as backups record it. */

@@ -111,10 +111,14 @@ export interface RetentionDecision {
   reason: string;
 }
 
-/** Backups of one database share a key: engine, host, name and, for a schema-only backup, the schema. */
+/**
+ * Backups of one database share a key: engine, host, name and, for a schema-only backup, the schema; for SQLite the
+ * file too, so that two `dev.db` in different folders are never pruned, locked or counted as one. (Matching a
+ * database's backups is more lenient: see `databaseFilter`.)
+ */
 export function retentionDatabaseKey(manifest: Pick<BackupManifest, 'engine' | 'database'>): string {
-  const { name, host, schema } = manifest.database;
-  return `${manifest.engine}://${host ?? ''}/${name}${schema ? `#${schema}` : ''}`;
+  const { name, host, schema, file } = manifest.database;
+  return `${manifest.engine}://${host ?? ''}/${name}${schema ? `#${schema}` : ''}${file ? `@${file}` : ''}`;
 }
 
 export function toRetentionCandidate(manifest: BackupManifest): RetentionCandidate {

@@ -5,6 +5,7 @@ import { engineFor } from '../engines/index.js';
 import type { EngineKind } from '../engines/types.js';
 import { LocalBackupStore } from '../storage/local-store.js';
 import { listSources } from './find-backup.js';
+import { databaseFilter } from './list.js';
 import { openSources } from './sources.js';
 import type { BackupType, StoredBackup } from '../storage/manifest.js';
 import { DEFAULT_BACKUP_DIR } from './defaults.js';
@@ -74,7 +75,8 @@ export async function backupStatus(options: StatusOptions): Promise<DatabaseStat
       const engine = engineFor(database.target);
       const key = retentionDatabaseKey({ engine: engine.kind, database: engine.identity() });
       const all = remoteOnly(database) ? await backupsWherever(store.root, database) : backups;
-      const own = all.filter((b) => retentionDatabaseKey(b.manifest) === key);
+      const ours = databaseFilter(database.target);
+      const own = all.filter((b) => ours(b.manifest));
       const status = statusOf(database, engine.kind, own, attempts[key] ?? null, now);
       return options.pitr && database.pitr ? withPitr(status, database, options.dir, now) : status;
     }),
@@ -169,10 +171,9 @@ export function formatAge(ms: number): string {
 /** The newest backup of `target`'s database (export and base backups excluded; in the bucket too when nothing is kept locally), or null. */
 export async function newestBackupOf(options: { dir?: string | undefined; target: NamedDatabase['target']; backup?: NamedDatabase['backup'] | undefined }): Promise<StoredBackup | null> {
   const store = new LocalBackupStore(path.resolve(options.dir ?? DEFAULT_BACKUP_DIR));
-  const engine = engineFor(options.target);
-  const key = retentionDatabaseKey({ engine: engine.kind, database: engine.identity() });
+  const ours = databaseFilter(options.target);
   const backups = options.backup && remoteOnly({ backup: options.backup }) ? await backupsWherever(store.root, { backup: options.backup }) : (await store.list()).backups;
-  return backups.find((b) => b.manifest.type !== 'export' && b.manifest.type !== 'base' && retentionDatabaseKey(b.manifest) === key) ?? null;
+  return backups.find((b) => b.manifest.type !== 'export' && b.manifest.type !== 'base' && ours(b.manifest)) ?? null;
 }
 
 /** What is wrong with a database's point-in-time recovery: no window, a lag past maxLag, a hole, a slot at risk. */

@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setImmediate } from 'node:timers/promises';
@@ -29,7 +29,7 @@ export class SqliteEngine implements DatabaseEngine {
   constructor(readonly file: string) {}
 
   identity() {
-    return { name: path.basename(this.file), host: null, schema: null };
+    return { name: path.basename(this.file), host: null, schema: null, file: canonicalPath(this.file) };
   }
 
   async probe(): Promise<{ serverVersion: string }> {
@@ -283,4 +283,13 @@ export async function checkSqliteSnapshot(
       db.close();
     }
   });
+}
+
+/** The file's path with links resolved (as it is when it does not exist yet): one database, one key. */
+function canonicalPath(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return file;
+  }
 }

@@ -107,8 +107,8 @@ export interface DatabaseEngine {
   readonly kind: EngineKind;
   /** The backup format a dump with these options writes, and its file extension (before compression/encryption). */
   dumpFormat(options: { jobs?: number | undefined }): { format: BackupFormat; extension: string };
-  /** Name and host, never credentials. */
-  identity(): { name: string; host: string | null; schema: string | null };
+  /** Name and host, never credentials; for SQLite also the file's absolute path (see `retentionDatabaseKey`). */
+  identity(): { name: string; host: string | null; schema: string | null; file?: string };
   /** Connects (or opens) and returns the server version; fails clearly when unreachable. */
   probe(): Promise<{ serverVersion: string }>;
   /** Whether the target database exists (a restore into a missing one needs no safety backup). */

@@ -27,7 +27,8 @@ export const manifestSchema = z
     engine: z.enum(['postgres', 'sqlite', 'mysql']),
     serverVersion: z.string(),
     /** Name and host only: a manifest never holds credentials. */
-    database: z.object({ name: z.string(), host: z.string().nullable(), schema: z.string().nullable() }),
+    /** SQLite: `file` is the database file's absolute path (absent in backups made before it was recorded). */
+    database: z.object({ name: z.string(), host: z.string().nullable(), schema: z.string().nullable(), file: z.string().optional() }),
     /** pg-directory: a tar of a parallel pg_dump's directory-format output (`backup --jobs`). */
     /** mysql-sql: a mysqldump/mariadb-dump SQL script of one database (no CREATE DATABASE/USE: it loads into any). */
     /** export-json / export-ndjson: a personal-data export (`dbguard export`), not a restorable backup. */

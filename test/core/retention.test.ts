@@ -135,18 +135,22 @@ describe('manifest to candidate', () => {
     expect(toRetentionCandidate({ ...manifest, verification }).ok).toBe(false);
   });
 
-  it('separates databases by engine, host, name and schema scope', () => {
+  it('separates databases by engine, host, name, schema scope and SQLite file', () => {
     const keys = [
       retentionDatabaseKey(manifest),
       retentionDatabaseKey({ ...manifest, database: { ...manifest.database, host: 'db.internal:5432' } }),
       retentionDatabaseKey({ ...manifest, database: { ...manifest.database, schema: 'billing' } }),
       retentionDatabaseKey({ engine: 'sqlite', database: { name: 'app', host: null, schema: null } }),
+      retentionDatabaseKey({ engine: 'sqlite', database: { name: 'app', host: null, schema: null, file: '/srv/a/app' } }),
+      retentionDatabaseKey({ engine: 'sqlite', database: { name: 'app', host: null, schema: null, file: '/srv/b/app' } }),
     ];
     expect(keys).toEqual([
       'postgres://localhost:5432/app',
       'postgres://db.internal:5432/app',
       'postgres://localhost:5432/app#billing',
       'sqlite:///app',
+      'sqlite:///app@/srv/a/app',
+      'sqlite:///app@/srv/b/app',
     ]);
   });
 });
